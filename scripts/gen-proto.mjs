@@ -29,7 +29,8 @@ execFileSync(
   ['-t', 'static-module', '-w', 'es6', '--force-number', '--no-verify', '--no-convert', '--no-delimited', '-p', protoDir, '-o', outJs, ...protoFiles],
   { cwd: protoDir, stdio: 'inherit' },
 );
-// Node's ESM resolver needs the file extension on a package subpath without an exports map.
-const js = readFileSync(outJs, 'utf8').replace(/from "protobufjs\/minimal"/g, 'from "protobufjs/minimal.js"');
+// protobufjs is CommonJS: Node's ESM loader needs the file extension on its subpath and exposes
+// module.exports as the default import (a namespace import would miss the runtime's members).
+const js = readFileSync(outJs, 'utf8').replace(/import \* as \$protobuf from "protobufjs\/minimal";/, 'import $protobuf from "protobufjs/minimal.js";');
 writeFileSync(outJs, js);
 execFileSync(bin('pbts'), ['-o', outDts, outJs], { stdio: 'inherit' });
