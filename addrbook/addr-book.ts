@@ -1,0 +1,786 @@
+/**
+ * AddrBook: the addresses this node knows, in a "new" table (heard of, never connected) and an
+ * "old" table (connected successfully), each made of fixed-size buckets chosen by a keyed hash of
+ * the address's and the source's network groups. PEX and the Switch feed it; ensurePeers picks
+ * from it. CometBFT's behaviour and weighting are kept; its eviction rules are not: a full bucket
+ * keeps its incumbents unless they are terrible (new table) or failed their last dial (old table),
+ * which is what makes a flood of fresh attacker addresses unable to push honest ones out.
+ * spec/addrbook.md has the rules and the measurements behind them.
+ */
+import { existsSync, readFileSync, renameSync, copyFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import type { Clock } from '../p2p/clock.js';
+import type { Rng } from '../p2p/rng.js';
+import { type Logger, silentLogger } from '../p2p/logger.js';
+import { NetAddress } from '../p2p/net-address.js';
+import { BucketTable } from './bucket-table.js';
+import { groupKey, groupKeyOfIp } from './group-key.js';
+import { KnownAddress } from './known-address.js';
+import {
+  type AddrBookLayout,
+  BUCKET_TYPE_NEW,
+  BUCKET_TYPE_OLD,
+  DEFAULT_LAYOUT,
+  DUMP_ADDRESS_INTERVAL_MS,
+  NEED_ADDRESS_THRESHOLD,
+} from './params.js';
+import { PlacementHasher } from './placement-hash.js';
+import { BOOK_KEY_PATTERN, type DecodedBook, decodeBook, encodeBook, type RawEntry } from './persistence.js';
+import { writeFileAtomic } from './atomic-write.js';
+import { chooseOld, clampBias, sampleDistinct, sampleIndices, selectionSize, wantedNew } from './selection.js';
+import { checkBookInvariants } from './invariants.js';
+import {
+  ErrAddrBookFileCorrupt,
+  ErrAddrBookInvalidAddr,
+  ErrAddrBookNilAddr,
+  ErrAddrBookNonRoutable,
+  ErrAddrBookOption,
+  ErrAddrBookPrivate,
+  ErrAddrBookPrivateSrc,
+  ErrAddrBookSelf,
+  ErrAddressBanned,
+} from './errors.js';
+
+/** Bound of the group-key cache (entries); it is simply cleared when full. */
+const GROUP_CACHE_LIMIT = 8192;
+
+export interface AddrBookDeps {
+  clock: Clock;
+  rng: Rng;
+  logger?: Logger;
+}
+
+export interface AddrBookOptions {
+  /** Where addrbook.json lives. Without it the book is memory-only (save/start/stop touch no file). */
+  filePath?: string;
+  /** Refuse addresses that are not publicly routable, and group local/unroutable ones apart. Default true. */
+  routabilityStrict?: boolean;
+  /** Interval of the background save (only when something changed). Default 120 000 ms. */
+  saveIntervalMs?: number;
+  /**
+   * The 24-hex book key that seeds placement. Default: fresh OS entropy (not the injected Rng: the
+   * key must be secret). A loaded file's key replaces it. Tests and simulations pass a fixed one.
+   */
+  key?: string;
+  /** Table layout and policies (defaults: DEFAULT_LAYOUT). For experiments; change with care. */
+  layout?: Partial<AddrBookLayout>;
+}
+
+/** Outcome of loading the file at start(), for callers and tests that want to know. */
+export interface AddrBookLoadReport {
+  /** 'missing': no file; 'loaded': read (maybe with skipped entries); 'corrupt': moved aside, book empty. */
+  status: 'missing' | 'loaded' | 'corrupt';
+  loaded: number;
+  banned: number;
+  /** Entries that could not be read or placed. */
+  skipped: number;
+  /** Entries whose saved buckets did not fit our layout and were placed afresh by our hash. */
+  replaced: number;
+  /** Where the original file was moved or copied, when it was. */
+  keptAsidePath?: string;
+}
+
+export class AddrBook {
+  private readonly clock: Clock;
+  private readonly rng: Rng;
+  private readonly log: Logger;
+  readonly filePath: string | undefined;
+  readonly routabilityStrict: boolean;
+  readonly layout: Readonly<AddrBookLayout>;
+  private readonly saveIntervalMs: number;
+
+  private bookKey: string;
+  private hasher: PlacementHasher;
+  private readonly newTable: BucketTable;
+  private readonly oldTable: BucketTable;
+  /** Every stored (not banned) entry by node ID. */
+  private readonly byId = new Map<string, KnownAddress>();
+  /** Banned entries by node ID; out of every bucket until reinstated. */
+  private readonly banned = new Map<string, KnownAddress>();
+  private readonly ourAddrs = new Set<string>();
+  private readonly privateIds = new Set<string>();
+  private readonly groupCache = new Map<string, string>();
+
+  private dirty = false;
+  private started = false;
+  private saveTimer: ReturnType<Clock['setInterval']> | undefined;
+  /** Set when a bad file could not be moved aside: we then refuse to overwrite it. */
+  private saveBlockedReason: string | undefined;
+
+  constructor(deps: AddrBookDeps, options: AddrBookOptions = {}) {
+    if (!deps || typeof deps.clock?.now !== 'function') throw new ErrAddrBookOption('deps.clock', 'a Clock', deps?.clock);
+    if (typeof deps.rng?.float !== 'function') throw new ErrAddrBookOption('deps.rng', 'an Rng', deps.rng);
+    this.clock = deps.clock;
+    this.rng = deps.rng;
+    this.log = (deps.logger ?? silentLogger).child({ module: 'addrbook' });
+    if (options.filePath !== undefined && (typeof options.filePath !== 'string' || options.filePath === '')) {
+      throw new ErrAddrBookOption('filePath', 'a non-empty path string', options.filePath);
+    }
+    this.filePath = options.filePath;
+    if (options.routabilityStrict !== undefined && typeof options.routabilityStrict !== 'boolean') {
+      throw new ErrAddrBookOption('routabilityStrict', 'a boolean', options.routabilityStrict);
+    }
+    this.routabilityStrict = options.routabilityStrict ?? true;
+    const interval = options.saveIntervalMs ?? DUMP_ADDRESS_INTERVAL_MS;
+    if (!Number.isFinite(interval) || interval <= 0) throw new ErrAddrBookOption('saveIntervalMs', 'a positive number of milliseconds', interval);
+    this.saveIntervalMs = interval;
+    if (options.key !== undefined && (typeof options.key !== 'string' || !BOOK_KEY_PATTERN.test(options.key))) {
+      throw new ErrAddrBookOption('key', '24 lowercase hex characters', options.key);
+    }
+    this.bookKey = options.key ?? randomBytes(12).toString('hex');
+    this.layout = Object.freeze(validateLayout({ ...DEFAULT_LAYOUT, ...(options.layout ?? {}) }));
+    this.hasher = new PlacementHasher(this.bookKey);
+    this.newTable = new BucketTable(BUCKET_TYPE_NEW, this.layout.newBucketCount, this.layout.bucketSize);
+    this.oldTable = new BucketTable(BUCKET_TYPE_OLD, this.layout.oldBucketCount, this.layout.bucketSize);
+  }
+
+  /** The book key (saved in the file; seeds placement). */
+  get key(): string {
+    return this.bookKey;
+  }
+
+  // ---------------------------------------------------------------- own and private addresses
+
+  /** Remembers one of our own addresses ('id@ip:port' must match exactly); it is never stored. */
+  addOurAddress(addr: NetAddress): void {
+    this.ourAddrs.add(addr.toString());
+    const ka = this.byId.get(addr.id);
+    if (ka !== undefined && ka.key === addr.toString()) this.forget(ka);
+  }
+
+  /** Whether `addr` is one of our own addresses. */
+  ourAddress(addr: NetAddress): boolean {
+    return this.ourAddrs.has(addr.toString());
+  }
+
+  /** IDs never stored, and whose gossip is never stored either. Already-stored entries with them are dropped. */
+  addPrivateIDs(ids: readonly string[]): void {
+    for (const id of ids) {
+      this.privateIds.add(id);
+      const ka = this.byId.get(id);
+      if (ka !== undefined) this.forget(ka);
+    }
+  }
+
+  // ---------------------------------------------------------------- adding and removing
+
+  /**
+   * Adds `addr`, learned from `src`, to a new bucket. Throws a subclass of ErrAddrBookRefused when
+   * the address may not be stored (invalid, banned, private, ours, non-routable in strict mode).
+   * Returns true when the book changed (new entry, or an extra bucket for a known one), false when
+   * it quietly kept what it had: the ID is known and vetted (old), already in enough buckets, the
+   * extra-bucket lottery said no, or the target bucket is full of entries that are not terrible.
+   */
+  addAddress(addr: NetAddress, src: NetAddress): boolean {
+    if (addr === undefined || addr === null) throw new ErrAddrBookNilAddr('addr');
+    if (src === undefined || src === null) throw new ErrAddrBookNilAddr('src');
+    // One validation pass: routable() implies valid(), and only a refusal needs the reason.
+    const strict = this.routabilityStrict;
+    const routable = strict ? addr.routable() : true;
+    if (!routable || !strict) {
+      const problem = addr.validProblem();
+      if (problem !== undefined) throw new ErrAddrBookInvalidAddr(addr.toString(), problem);
+    }
+    const ban = this.banned.get(addr.id);
+    if (ban !== undefined) throw new ErrAddressBanned(addr.toString(), ban.lastBanTimeMs);
+    if (this.privateIds.size > 0) {
+      if (this.privateIds.has(addr.id)) throw new ErrAddrBookPrivate(addr.toString());
+      if (this.privateIds.has(src.id)) throw new ErrAddrBookPrivateSrc(addr.toString(), src.toString());
+    }
+    if (this.ourAddrs.size > 0 && this.ourAddrs.has(addr.toString())) throw new ErrAddrBookSelf(addr.toString());
+    if (!routable) throw new ErrAddrBookNonRoutable(addr.toString());
+
+    const now = this.clock.now();
+    const existing = this.byId.get(addr.id);
+    if (existing !== undefined) {
+      // A vetted ID is never re-pointed by gossip: that is how an eclipse would redirect it.
+      if (existing.isOld()) return false;
+      const n = existing.buckets.length;
+      if (n >= this.layout.maxNewBucketsPerAddress) return false;
+      // Each extra bucket gets harder to earn: probability 1 / (2 * buckets held).
+      if (n > 0 && this.rng.int(2 * n) !== 0) return false;
+    }
+    // The bucket comes from the stored address's group and this announcement's source group.
+    const stored = existing?.addr ?? addr;
+    const bucket = this.hasher.newBucket(
+      this.addrGroup(stored),
+      this.srcGroup(src),
+      this.layout.newBucketsPerGroup,
+      this.layout.newBucketCount,
+    );
+    if (existing !== undefined && existing.buckets.includes(bucket)) return false;
+    // Cheap refusal before allocating anything: a full bucket with no possible victim.
+    if (this.layout.slotPolicy === 'any-free' && this.newTable.isFull(bucket) && this.newVictim(bucket, now) === undefined) return false;
+    const ka = existing ?? new KnownAddress(addr, src, now);
+    if (!this.placeNew(ka, bucket, now)) return false;
+    this.byId.set(ka.id, ka);
+    this.dirty = true;
+    return true;
+  }
+
+  /** Removes the entry with `addr`'s ID, if any. Bans are not lifted. */
+  removeAddress(addr: NetAddress): void {
+    const ka = this.byId.get(addr.id);
+    if (ka === undefined) return;
+    this.forget(ka);
+  }
+
+  /** Whether an entry with `addr`'s ID is stored (banned ones are not). */
+  hasAddress(addr: NetAddress): boolean {
+    return this.byId.has(addr.id);
+  }
+
+  /** True while the book holds fewer than 1000 addresses. */
+  needMoreAddrs(): boolean {
+    return this.size() < NEED_ADDRESS_THRESHOLD;
+  }
+
+  size(): number {
+    return this.newTable.entries.length + this.oldTable.entries.length;
+  }
+
+  empty(): boolean {
+    return this.size() === 0;
+  }
+
+  /** Number of entries in the new table and in the old table. */
+  counts(): { new: number; old: number; banned: number } {
+    return { new: this.newTable.entries.length, old: this.oldTable.entries.length, banned: this.banned.size };
+  }
+
+  /** Whether the entry with `addr`'s ID is in the old table (we connected to it successfully). */
+  isGood(addr: NetAddress): boolean {
+    return this.byId.get(addr.id)?.isOld() ?? false;
+  }
+
+  // ---------------------------------------------------------------- picking
+
+  /**
+   * A random address to dial: the old or the new table weighted by sqrt(size) times the bias
+   * (0 = only old, 100 = only new; clamped), then an entry of that table. undefined when the
+   * chosen table is empty.
+   */
+  pickAddress(biasTowardsNewAddrs: number): NetAddress | undefined {
+    const nNew = this.newTable.entries.length;
+    const nOld = this.oldTable.entries.length;
+    if (nNew + nOld === 0) return undefined;
+    const bias = clampBias(biasTowardsNewAddrs);
+    const table = chooseOld(this.rng.float(), nOld, nNew, bias) ? this.oldTable : this.newTable;
+    if (table.entries.length === 0) return undefined;
+    return this.pickIn(table).addr;
+  }
+
+  /** About 23 % of the book (at least 32 or all, at most 250), uniformly chosen and shuffled. */
+  getSelection(): NetAddress[] {
+    const nNew = this.newTable.entries.length;
+    const size = nNew + this.oldTable.entries.length;
+    if (size === 0) return [];
+    const n = selectionSize(size);
+    const newEntries = this.newTable.entries;
+    const oldEntries = this.oldTable.entries;
+    return sampleIndices(this.rng, size, n, (i) => (i < nNew ? newEntries[i] : oldEntries[i - nNew]).addr);
+  }
+
+  /**
+   * The same number of addresses as getSelection, new ones first: max(round(bias% of n), n - nOld)
+   * from the new table (as many as it has), the rest from the old table.
+   */
+  getSelectionWithBias(biasTowardsNewAddrs: number): NetAddress[] {
+    const nNew = this.newTable.entries.length;
+    const nOld = this.oldTable.entries.length;
+    const size = nNew + nOld;
+    if (size === 0) return [];
+    const bias = clampBias(biasTowardsNewAddrs);
+    const n = selectionSize(size);
+    const picked = sampleDistinct(this.rng, this.newTable.entries, wantedNew(n, nOld, bias), (ka) => ka.addr);
+    const fromOld = sampleDistinct(this.rng, this.oldTable.entries, n - picked.length, (ka) => ka.addr);
+    for (const a of fromOld) picked.push(a);
+    return picked;
+  }
+
+  // ---------------------------------------------------------------- dial outcomes and bans
+
+  /** A successful connection: clears attempts, and moves a new entry to the old table if room allows. */
+  markGood(id: string): void {
+    const ka = this.byId.get(id);
+    if (ka === undefined) return;
+    const now = this.clock.now();
+    ka.markGood(now);
+    this.dirty = true;
+    if (ka.isNew()) this.moveToOld(ka, now);
+  }
+
+  /** A dial attempt: counts it and stamps the time. */
+  markAttempt(addr: NetAddress): void {
+    const ka = this.byId.get(addr.id);
+    if (ka === undefined) return;
+    ka.markAttempt(this.clock.now());
+    // More failures can make it terrible sooner: its buckets must be rescanned.
+    if (ka.isNew()) for (const b of ka.buckets) this.newTable.noVictimBeforeMs[b] = 0;
+    this.dirty = true;
+  }
+
+  /**
+   * Bans a stored address for `banTimeMs`: it leaves every bucket, cannot be re-added, and stays in
+   * the ban list (saved in the file) until reinstateBadPeers finds the ban over. Unknown IDs are
+   * ignored, as in CometBFT.
+   */
+  markBad(addr: NetAddress, banTimeMs: number): void {
+    if (!Number.isFinite(banTimeMs)) throw new ErrAddrBookOption('banTimeMs', 'a finite number of milliseconds', banTimeMs);
+    const ka = this.byId.get(addr.id);
+    if (ka === undefined) return;
+    ka.ban(this.clock.now(), Math.max(0, banTimeMs));
+    this.forget(ka);
+    this.banned.set(ka.id, ka);
+    this.dirty = true;
+  }
+
+  /** Whether `addr`'s ID is in the ban list (until reinstated, even once the ban time is over). */
+  isBanned(addr: NetAddress): boolean {
+    return this.banned.has(addr.id);
+  }
+
+  /**
+   * Returns every expired ban to a new bucket, old and new entries alike, with its attempt count
+   * cleared. An entry whose new bucket is full of non-terrible entries is forgotten instead (gossip
+   * can bring it back). Returns how many entries went back into the book.
+   */
+  reinstateBadPeers(): number {
+    const now = this.clock.now();
+    let reinstated = 0;
+    for (const ka of [...this.banned.values()]) {
+      if (ka.isBanned(now)) continue;
+      this.banned.delete(ka.id);
+      this.dirty = true;
+      ka.bucketType = BUCKET_TYPE_NEW;
+      ka.attempts = 0;
+      if (this.byId.has(ka.id) || !this.placeNew(ka, this.newBucketOf(ka.addr, ka.src), now)) {
+        this.log.debug({ addr: ka.key }, 'expired ban: no room in its new bucket, address forgotten');
+        continue;
+      }
+      this.byId.set(ka.id, ka);
+      reinstated++;
+    }
+    return reinstated;
+  }
+
+  // ---------------------------------------------------------------- lifecycle and persistence
+
+  /** Loads the file (if any) and starts the periodic save. Calling it twice is a no-op. */
+  start(): AddrBookLoadReport | undefined {
+    if (this.started) return undefined;
+    this.started = true;
+    const report = this.filePath !== undefined ? this.loadFile(this.filePath) : undefined;
+    this.saveTimer = this.clock.setInterval(() => this.periodicSave(), this.saveIntervalMs);
+    return report;
+  }
+
+  /** Stops the periodic save and saves once more. */
+  stop(): void {
+    if (!this.started) return;
+    this.started = false;
+    this.clock.clearInterval(this.saveTimer);
+    this.saveTimer = undefined;
+    try {
+      this.save();
+    } catch (err) {
+      this.log.error({ err, file: this.filePath }, 'saving the address book on stop failed');
+    }
+  }
+
+  /** Writes the file now (atomically). A memory-only book does nothing. */
+  save(): void {
+    if (this.filePath === undefined) return;
+    if (this.saveBlockedReason !== undefined) throw new ErrAddrBookFileCorrupt(this.filePath, this.saveBlockedReason);
+    const text = encodeBook(this.bookKey, [...this.byId.values()], [...this.banned.values()]);
+    writeFileAtomic(this.filePath, text);
+    this.dirty = false;
+  }
+
+  /** Full structural self-check; throws ErrAddrBookInvariant naming the first violation. */
+  checkInvariants(): void {
+    checkBookInvariants({
+      byId: this.byId,
+      banned: this.banned,
+      newTable: this.newTable,
+      oldTable: this.oldTable,
+      layout: this.layout,
+      slotOf: (type, bucket, key) => this.hasher.slot(type, bucket, key, this.layout.bucketSize),
+    });
+  }
+
+  private periodicSave(): void {
+    if (!this.dirty) return;
+    try {
+      this.save();
+    } catch (err) {
+      this.log.error({ err, file: this.filePath }, 'periodic save of the address book failed');
+    }
+  }
+
+  private loadFile(path: string): AddrBookLoadReport {
+    const report: AddrBookLoadReport = { status: 'missing', loaded: 0, banned: 0, skipped: 0, replaced: 0 };
+    let text: string;
+    try {
+      text = readFileSync(path, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return report;
+      return this.keepAsideCorrupt(path, `unreadable (${(err as Error).message})`, report);
+    }
+    let decoded: DecodedBook;
+    try {
+      decoded = decodeBook(text, path);
+    } catch (err) {
+      return this.keepAsideCorrupt(path, (err as ErrAddrBookFileCorrupt).reason ?? String(err), report);
+    }
+    this.resetTables(decoded.key);
+    report.status = 'loaded';
+    const now = this.clock.now();
+    const srcCache = new Map<string, NetAddress>();
+    let skipped = decoded.invalid.length;
+    for (const raw of decoded.banned) {
+      const ka = this.entryFromRaw(raw, now, srcCache);
+      if (ka === undefined || this.banned.has(ka.id)) {
+        skipped++;
+        continue;
+      }
+      ka.buckets = [];
+      this.banned.set(ka.id, ka);
+      report.banned++;
+    }
+    for (const raw of decoded.addrs) {
+      const ka = this.entryFromRaw(raw, now, srcCache);
+      if (ka === undefined || this.byId.has(ka.id) || this.banned.has(ka.id)) {
+        skipped++;
+        continue;
+      }
+      const outcome = this.placeLoaded(ka, raw.buckets, now);
+      if (outcome === 'dropped') {
+        skipped++;
+        continue;
+      }
+      if (outcome === 'replaced') report.replaced++;
+      this.byId.set(ka.id, ka);
+      report.loaded++;
+    }
+    report.skipped = skipped;
+    if (skipped > 0) {
+      // The next save would lose what we could not read: keep a copy of the original first.
+      const copy = this.asidePath(path);
+      try {
+        copyFileSync(path, copy);
+        report.keptAsidePath = copy;
+      } catch (err) {
+        this.saveBlockedReason = `could not copy it aside before overwriting (${(err as Error).message})`;
+      }
+      this.log.warn(
+        { file: path, copy: report.keptAsidePath, skipped, invalid: decoded.invalid.slice(0, 5) },
+        `address book ${path}: ${skipped} entries could not be loaded; the original is kept as ${report.keptAsidePath ?? '(copy failed)'}`,
+      );
+    }
+    this.dirty = report.replaced > 0 || skipped > 0;
+    this.log.info({ file: path, ...report }, 'address book loaded');
+    return report;
+  }
+
+  private keepAsideCorrupt(path: string, reason: string, report: AddrBookLoadReport): AddrBookLoadReport {
+    report.status = 'corrupt';
+    const aside = this.asidePath(path);
+    try {
+      renameSync(path, aside);
+      report.keptAsidePath = aside;
+      this.log.warn({ file: path, movedTo: aside, reason }, `address book ${path} is corrupt (${reason}); moved to ${aside}, starting empty`);
+    } catch (err) {
+      this.saveBlockedReason = `${reason}; could not move it aside (${(err as Error).message})`;
+      this.log.warn({ file: path, reason, err }, `address book ${path} is corrupt (${reason}) and could not be moved aside; starting empty and not saving over it`);
+    }
+    return report;
+  }
+
+  private asidePath(path: string): string {
+    const stamp = new Date(this.clock.now()).toISOString().replace(/[:.]/g, '-');
+    let candidate = `${path}.corrupt-${stamp}`;
+    for (let i = 1; existsSync(candidate); i++) candidate = `${path}.corrupt-${stamp}-${i}`;
+    return candidate;
+  }
+
+  private entryFromRaw(raw: RawEntry, now: number, srcCache: Map<string, NetAddress>): KnownAddress | undefined {
+    let addr: NetAddress;
+    let src: NetAddress;
+    try {
+      addr = NetAddress.fromProto(raw.addr);
+      // Sources repeat across entries; build each once.
+      const srcKey = `${raw.src.id}@${raw.src.ip}#${raw.src.port}`;
+      let cached = srcCache.get(srcKey);
+      if (cached === undefined) {
+        cached = NetAddress.fromProto(raw.src);
+        srcCache.set(srcKey, cached);
+      }
+      src = cached;
+    } catch {
+      return undefined;
+    }
+    if (this.routabilityStrict ? !addr.routable() : !addr.valid()) return undefined;
+    if (this.privateIds.has(addr.id) || this.privateIds.has(src.id) || this.ourAddrs.has(addr.toString())) return undefined;
+    const ka = new KnownAddress(addr, src, now);
+    ka.attempts = raw.attempts;
+    ka.bucketType = raw.bucketType === BUCKET_TYPE_OLD ? BUCKET_TYPE_OLD : BUCKET_TYPE_NEW;
+    ka.lastAttemptMs = raw.lastAttemptMs;
+    ka.lastSuccessMs = raw.lastSuccessMs;
+    ka.lastBanTimeMs = raw.lastBanTimeMs;
+    return ka;
+  }
+
+  /**
+   * Puts a loaded entry back into the buckets its file lists when they exist in our layout and have
+   * room (as CometBFT does); otherwise places it afresh with our hash. An old entry that finds no
+   * room in the old table falls back to the new table rather than being lost.
+   */
+  private placeLoaded(ka: KnownAddress, listed: number[], now: number): 'kept' | 'replaced' | 'dropped' {
+    if (ka.isOld()) {
+      const b = listed[0];
+      if (listed.length === 1 && b < this.layout.oldBucketCount) {
+        const slot = this.slotFor(this.oldTable, b, ka);
+        if (slot >= 0 && this.oldTable.at(b, slot) === undefined) {
+          this.oldTable.place(b, slot, ka);
+          return 'kept';
+        }
+      }
+      const ob = this.oldBucketOf(ka);
+      const slot = this.slotFor(this.oldTable, ob, ka);
+      if (slot >= 0 && this.oldTable.at(ob, slot) === undefined) {
+        this.oldTable.place(ob, slot, ka);
+        return 'replaced';
+      }
+      ka.bucketType = BUCKET_TYPE_NEW;
+    } else {
+      const seen = new Set<number>();
+      for (const b of listed) {
+        if (ka.buckets.length >= this.layout.maxNewBucketsPerAddress) break;
+        if (b >= this.layout.newBucketCount || seen.has(b)) continue;
+        seen.add(b);
+        const slot = this.slotFor(this.newTable, b, ka);
+        if (slot >= 0 && this.newTable.at(b, slot) === undefined) this.newTable.place(b, slot, ka);
+      }
+      if (ka.buckets.length > 0) return ka.buckets.length === listed.length ? 'kept' : 'replaced';
+    }
+    return this.placeNew(ka, this.newBucketOf(ka.addr, ka.src), now) ? 'replaced' : 'dropped';
+  }
+
+  private resetTables(key: string): void {
+    for (const ka of this.byId.values()) ka.buckets = [];
+    this.newTable.clear();
+    this.oldTable.clear();
+    this.byId.clear();
+    this.banned.clear();
+    this.bookKey = key;
+    this.hasher = new PlacementHasher(key);
+  }
+
+  // ---------------------------------------------------------------- placement internals
+
+  /**
+   * Group of an address the book accepts or holds. Such an address is valid, and routable in strict
+   * mode (so never local), which makes the strict-mode special cases moot: only the IP matters.
+   */
+  private addrGroup(addr: NetAddress): string {
+    return groupKeyOfIp(addr.ipBytes());
+  }
+
+  /**
+   * Group of a source, with a small cache: sources repeat (a few peers gossip most addresses) and
+   * the strict-mode checks behind a group key re-validate the whole address.
+   */
+  private srcGroup(addr: NetAddress): string {
+    const text = addr.toString();
+    let g = this.groupCache.get(text);
+    if (g === undefined) {
+      if (this.groupCache.size >= GROUP_CACHE_LIMIT) this.groupCache.clear();
+      g = groupKey(addr, this.routabilityStrict);
+      this.groupCache.set(text, g);
+    }
+    return g;
+  }
+
+  private newBucketOf(addr: NetAddress, src: NetAddress): number {
+    return this.hasher.newBucket(
+      this.addrGroup(addr),
+      this.srcGroup(src),
+      this.layout.newBucketsPerGroup,
+      this.layout.newBucketCount,
+    );
+  }
+
+  private oldBucketOf(ka: KnownAddress): number {
+    return this.hasher.oldBucket(ka.key, this.addrGroup(ka.addr), this.layout.oldBucketsPerGroup, this.layout.oldBucketCount);
+  }
+
+  /** The slot `ka` would take in `bucket`: its hashed slot, or the first free one (-1 if full). */
+  private slotFor(table: BucketTable, bucket: number, ka: KnownAddress): number {
+    if (this.layout.slotPolicy === 'hashed') return this.hasher.slot(table.type, bucket, ka.key, table.bucketSize);
+    return table.freeSlot(bucket);
+  }
+
+  /**
+   * Adds `ka` (new-typed) to new bucket `bucket`. When the place is taken, the incumbent gives way
+   * only if the policy allows (default: only a terrible incumbent). An evicted entry that had no
+   * other bucket leaves the book. Returns whether `ka` was placed.
+   */
+  private placeNew(ka: KnownAddress, bucket: number, now: number): boolean {
+    const table = this.newTable;
+    const evictOldest = this.layout.fullBucketPolicy === 'evict-oldest';
+    if (this.layout.slotPolicy === 'hashed') {
+      const slot = this.hasher.slot(table.type, bucket, ka.key, table.bucketSize);
+      const occupant = table.at(bucket, slot);
+      if (occupant === ka) return false;
+      if (occupant !== undefined) {
+        // Bitcoin Core's rule: a terrible incumbent, or one that also sits elsewhere while the
+        // newcomer sits nowhere yet, gives way.
+        const yields = evictOldest || occupant.isTerrible(now) || (occupant.buckets.length > 1 && ka.buckets.length === 0);
+        if (!yields) return false;
+        this.evictFromNew(occupant, bucket);
+      }
+      table.place(bucket, slot, ka);
+      return true;
+    }
+    let slot = table.freeSlot(bucket);
+    if (slot < 0) {
+      const victim = this.newVictim(bucket, now);
+      if (victim === undefined) return false;
+      this.evictFromNew(victim, bucket);
+      slot = table.freeSlot(bucket);
+    }
+    table.place(bucket, slot, ka);
+    return true;
+  }
+
+  /**
+   * The entry of a full new bucket that may make room: the terrible one attempted longest ago (or,
+   * under 'evict-oldest', the oldest). Remembers when a scan found nobody, so floods against full
+   * buckets cost O(1) per announcement.
+   */
+  private newVictim(bucket: number, now: number): KnownAddress | undefined {
+    const table = this.newTable;
+    const evictOldest = this.layout.fullBucketPolicy === 'evict-oldest';
+    if (!evictOldest && now < table.noVictimBeforeMs[bucket]) return undefined;
+    let worst: KnownAddress | undefined;
+    let oldest: KnownAddress | undefined;
+    let notBefore = Number.POSITIVE_INFINITY;
+    const base = bucket * table.bucketSize;
+    for (let s = 0; s < table.bucketSize; s++) {
+      const ka = table.slots[base + s];
+      if (ka === undefined) continue;
+      if (ka.isTerrible(now)) {
+        if (worst === undefined || ka.lastAttemptMs < worst.lastAttemptMs) worst = ka;
+      } else {
+        notBefore = Math.min(notBefore, ka.terribleNotBeforeMs());
+      }
+      if (oldest === undefined || ka.lastAttemptMs < oldest.lastAttemptMs) oldest = ka;
+    }
+    if (worst === undefined) table.noVictimBeforeMs[bucket] = notBefore;
+    return worst ?? (evictOldest ? oldest : undefined);
+  }
+
+  private evictFromNew(victim: KnownAddress, bucket: number): void {
+    this.newTable.unplace(bucket, victim);
+    if (victim.buckets.length === 0) this.byId.delete(victim.id);
+  }
+
+  /**
+   * Promotes `ka` to the old table. When its old bucket (or hashed slot) is taken, test-before-evict
+   * applies: only an incumbent whose last dial failed since its last success gives way, and it is
+   * demoted to a new bucket, never dropped; if it cannot find room there, nothing moves and `ka`
+   * stays new (still marked good, so a later markGood retries).
+   */
+  private moveToOld(ka: KnownAddress, now: number): void {
+    const table = this.oldTable;
+    const bucket = this.oldBucketOf(ka);
+    let slot = this.slotFor(table, bucket, ka);
+    let victim: KnownAddress | undefined;
+    if (slot < 0 || table.at(bucket, slot) !== undefined) {
+      victim = this.oldVictim(bucket, slot, now);
+      if (victim === undefined) return;
+    }
+    const previousNewBuckets = [...ka.buckets];
+    this.newTable.unplaceAll(ka);
+    if (victim !== undefined) {
+      const victimSlot = table.slotOf(bucket, victim);
+      table.unplace(bucket, victim);
+      victim.bucketType = BUCKET_TYPE_NEW;
+      if (!this.placeNew(victim, this.newBucketOf(victim.addr, victim.src), now)) {
+        // No room for the demoted entry: undo, so nothing is lost.
+        victim.bucketType = BUCKET_TYPE_OLD;
+        table.place(bucket, victimSlot, victim);
+        for (const b of previousNewBuckets) {
+          const s = this.slotFor(this.newTable, b, ka);
+          if (s >= 0 && this.newTable.at(b, s) === undefined) this.newTable.place(b, s, ka);
+        }
+        if (ka.buckets.length === 0) this.byId.delete(ka.id); // unreachable in practice: its slots were just freed
+        return;
+      }
+      slot = this.layout.slotPolicy === 'hashed' ? victimSlot : table.freeSlot(bucket);
+    }
+    ka.bucketType = BUCKET_TYPE_OLD;
+    table.place(bucket, slot, ka);
+  }
+
+  /** Which incumbent of a full old bucket (or of the hashed slot) may be demoted, if any. */
+  private oldVictim(bucket: number, slot: number, now: number): KnownAddress | undefined {
+    const evictOldest = this.layout.fullBucketPolicy === 'evict-oldest';
+    const candidates = this.layout.slotPolicy === 'hashed' ? [this.oldTable.at(bucket, slot)!] : this.oldTable.occupants(bucket);
+    let best: KnownAddress | undefined;
+    for (const c of candidates) {
+      if (!evictOldest && !c.failedSinceSuccess(now)) continue;
+      if (best === undefined || c.lastSuccessMs < best.lastSuccessMs) best = c;
+    }
+    return best;
+  }
+
+  private pickIn(table: BucketTable): KnownAddress {
+    const mode = this.layout.pickWithin;
+    if (mode === 'entry') return table.entries[this.rng.int(table.entries.length)];
+    const size = table.bucketSize;
+    if (mode === 'bucket') {
+      let b: number;
+      do b = this.rng.int(table.bucketCount);
+      while (table.counts[b] === 0);
+      for (;;) {
+        const ka = table.at(b, this.rng.int(size));
+        if (ka !== undefined) return ka;
+      }
+    }
+    for (;;) {
+      const ka = table.slots[this.rng.int(table.slots.length)];
+      if (ka !== undefined) return ka;
+    }
+  }
+
+  /** Takes an entry out of both tables and the index. */
+  private forget(ka: KnownAddress): void {
+    if (ka.isOld()) this.oldTable.unplaceAll(ka);
+    else this.newTable.unplaceAll(ka);
+    this.byId.delete(ka.id);
+    this.dirty = true;
+  }
+}
+
+function validateLayout(l: AddrBookLayout): AddrBookLayout {
+  const positive = (key: keyof AddrBookLayout, max: number): void => {
+    const v = l[key];
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 1 || v > max) {
+      throw new ErrAddrBookOption(`layout.${key}`, `an integer from 1 to ${max}`, v);
+    }
+  };
+  positive('newBucketCount', 65536);
+  positive('oldBucketCount', 65536);
+  positive('bucketSize', 4096);
+  positive('newBucketsPerGroup', 65536);
+  positive('oldBucketsPerGroup', 65536);
+  positive('maxNewBucketsPerAddress', 64);
+  if (!['any-free', 'hashed'].includes(l.slotPolicy)) throw new ErrAddrBookOption('layout.slotPolicy', "'any-free' or 'hashed'", l.slotPolicy);
+  if (!['keep-unless-terrible', 'evict-oldest'].includes(l.fullBucketPolicy)) {
+    throw new ErrAddrBookOption('layout.fullBucketPolicy', "'keep-unless-terrible' or 'evict-oldest'", l.fullBucketPolicy);
+  }
+  if (!['entry', 'bucket', 'slot'].includes(l.pickWithin)) throw new ErrAddrBookOption('layout.pickWithin', "'entry', 'bucket' or 'slot'", l.pickWithin);
+  return l;
+}

@@ -1,0 +1,335 @@
+/**
+ * The composition root: config → NodeKey → Transport → Switch + AddrBook + PexReactor + user
+ * reactors, plus the RPC server and the metrics server.
+ *
+ * start(): binds the RPC and metrics servers and checks the p2p port first (so a port in use
+ * fails before anything is read or written), loads the address book, starts the Switch (reactors,
+ * then the listener), then dials the persistent peers.
+ * stop(): closes the servers, stops the Switch (peers closed, reactors stopped), then stops the
+ * address book, which saves it. A failed start undoes what it did.
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { AddrBook, type AddrBookOptions } from '../addrbook/addr-book.js';
+import { systemClock, type Clock } from '../p2p/clock.js';
+import { silentLogger, type Logger } from '../p2p/logger.js';
+import type { NodeKey } from '../p2p/node-key.js';
+import type { Reactor } from '../p2p/reactor.js';
+import { cryptoRng, type Rng } from '../p2p/rng.js';
+import { Switch, type SwitchOptions } from '../p2p/switch.js';
+import { TcpTransport } from '../p2p/transport/tcp-transport.js';
+import type { Transport } from '../p2p/transport/transport.js';
+import type { HostLookup } from '../p2p/net-address.js';
+import { PexReactor, type PexReactorOptions } from '../pex/pex-reactor.js';
+import { ErrConfigInvalid } from './errors.js';
+import type { NodeConfig } from './load-config.js';
+import { PrometheusRegistry } from './metrics.js';
+import { MetricsServer } from './metrics-server.js';
+import { NodeRpcBackend } from './node-rpc-backend.js';
+import { OperatorBans } from './operator-bans.js';
+import { registerP2pMetrics } from './p2p-metrics.js';
+import { RpcServer } from './rpc/server.js';
+import { packageVersion } from './version.js';
+import type { AddressInfo } from 'node:net';
+import type { HostPort } from './address-syntax.js';
+
+export interface NodeDeps {
+  /** Default: the system clock. */
+  clock?: Clock;
+  /** Default: crypto-seeded. */
+  rng?: Rng;
+  /** Root logger; components take children named by module. Default: silent. */
+  logger?: Logger;
+  /** Default: a TcpTransport on p2p.laddr. */
+  transport?: Transport;
+  /** Host-name resolver for seeds (tests). */
+  lookup?: HostLookup;
+}
+
+export interface NodeOptions {
+  config: NodeConfig;
+  nodeKey: NodeKey;
+  /** User reactors, registered after PEX in this order. More can be added with addReactor before start. */
+  reactors?: ReadonlyArray<{ name: string; reactor: Reactor }>;
+  /** Software version in NodeInfo. Default: the package version. */
+  version?: string;
+  /**
+   * Overrides for tests, simulations and the demo (shorter periods, no dial jitter). Values here
+   * win over the config. Not for production use.
+   */
+  tuning?: {
+    switch?: Partial<Omit<SwitchOptions, 'nodeInfo'>>;
+    pex?: Partial<PexReactorOptions>;
+    addrBook?: Partial<AddrBookOptions>;
+  };
+}
+
+type NodeState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+export class Node {
+  readonly config: NodeConfig;
+  readonly nodeKey: NodeKey;
+  readonly sw: Switch;
+  readonly addrBook: AddrBook;
+  readonly pex: PexReactor | undefined;
+  readonly metrics: PrometheusRegistry;
+  readonly bans: OperatorBans;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly usesDefaultTransport: boolean;
+  private readonly channelOwners = new Map<number, string>();
+  private rpcServer: RpcServer | undefined;
+  private metricsServer: MetricsServer | undefined;
+  private state: NodeState = 'new';
+
+  constructor(deps: NodeDeps, options: NodeOptions) {
+    const config = options.config;
+    this.config = config;
+    this.nodeKey = options.nodeKey;
+    this.clock = deps.clock ?? systemClock;
+    const rng = deps.rng ?? cryptoRng;
+    this.logger = deps.logger ?? silentLogger;
+    const nodeLogger = this.logger.child({ module: 'node' });
+    this.bans = new OperatorBans(this.clock);
+
+    this.usesDefaultTransport = deps.transport === undefined;
+    const transport =
+      deps.transport ??
+      new TcpTransport(
+        { clock: this.clock, logger: this.logger.child({ module: 'p2p' }) },
+        { host: config.p2p.listen.host === '' ? '0.0.0.0' : config.p2p.listen.host, port: config.p2p.listen.port },
+      );
+
+    this.addrBook = new AddrBook(
+      { clock: this.clock, rng, logger: this.logger },
+      {
+        filePath: config.p2p.addrBookFile,
+        routabilityStrict: config.p2p.addrBookStrict,
+        saveIntervalMs: config.pex.addrBookSavePeriodMs,
+        ...options.tuning?.addrBook,
+      },
+    );
+    if (config.p2p.privatePeerIds.length > 0) this.addrBook.addPrivateIDs(config.p2p.privatePeerIds);
+
+    this.sw = new Switch(
+      { transport, nodeKey: this.nodeKey, clock: this.clock, rng, logger: this.logger.child({ module: 'p2p' }), addrBook: this.addrBook },
+      {
+        nodeInfo: {
+          network: config.network,
+          moniker: config.moniker,
+          version: options.version ?? packageVersion(),
+          listenAddr: advertisedListenAddr(config),
+          txIndex: 'off',
+          rpcAddress: config.rpc.laddr,
+        },
+        maxInboundPeers: config.p2p.maxNumInboundPeers,
+        maxOutboundPeers: config.p2p.maxNumOutboundPeers,
+        persistentPeers: config.p2p.persistentPeers,
+        unconditionalPeerIds: config.p2p.unconditionalPeerIds,
+        privatePeerIds: config.p2p.privatePeerIds,
+        allowDuplicateIp: config.p2p.allowDuplicateIp,
+        persistentPeersMaxDialPeriodMs: config.p2p.persistentPeersMaxDialPeriodMs,
+        mconnection: {
+          sendRate: config.p2p.sendRate,
+          recvRate: config.p2p.recvRate,
+          maxPacketMsgPayloadSize: config.p2p.maxPacketMsgPayloadSize,
+          flushThrottleMs: config.p2p.flushThrottleTimeoutMs,
+        },
+        // Operator bans (RPC ban_address) hold in both directions while they last.
+        peerFilters: [
+          ({ id }) => {
+            if (this.bans.isBanned(id)) throw new Error(`node ${id} is banned by the operator`);
+          },
+        ],
+        ...options.tuning?.switch,
+      },
+    );
+
+    if (config.p2p.pex) {
+      this.pex = new PexReactor(
+        { clock: this.clock, rng, logger: this.logger, book: this.addrBook, lookup: deps.lookup },
+        {
+          seeds: config.p2p.seeds,
+          seedMode: config.p2p.seedMode,
+          ensurePeersPeriodMs: config.pex.ensurePeersPeriodMs,
+          persistentPeersMaxDialPeriodMs: config.p2p.persistentPeersMaxDialPeriodMs,
+          routabilityStrict: config.p2p.addrBookStrict,
+          banTimeMs: config.pex.banTimeMs,
+          maxDialAttempts: config.pex.maxDialAttempts,
+          crawlPeriodMs: config.pex.crawlPeriodMs,
+          minTimeBetweenCrawlsMs: config.pex.minTimeBetweenCrawlsMs,
+          seedDisconnectWaitPeriodMs: config.pex.seedDisconnectWaitPeriodMs,
+          maxConcurrentCrawlDials: config.pex.maxConcurrentCrawlDials,
+          ...options.tuning?.pex,
+        },
+      );
+      this.addReactor('pex', this.pex as unknown as Reactor);
+    }
+    for (const { name, reactor } of options.reactors ?? []) this.addReactor(name, reactor);
+
+    this.metrics = new PrometheusRegistry({
+      namespace: config.instrumentation.namespace,
+      onCollectError: (name, err) => nodeLogger.warn({ err, metric: name }, 'metric collector failed'),
+    });
+    const pex = this.pex;
+    registerP2pMetrics(this.metrics, {
+      sw: this.sw,
+      bookCounts: () => this.addrBook.counts(),
+      pexStats: pex ? () => pex.stats : undefined,
+      reactorOfChannel: (id) => this.channelOwners.get(id),
+    });
+  }
+
+  /** Registers a reactor (before start). */
+  addReactor(name: string, reactor: Reactor): void {
+    this.sw.addReactor(name, reactor);
+    for (const ch of reactor.getChannels()) this.channelOwners.set(ch.id, name);
+  }
+
+  get id(): string {
+    return this.nodeKey.id;
+  }
+
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Where the RPC server listens, once started (undefined when disabled). */
+  rpcAddress(): AddressInfo | undefined {
+    return this.rpcServer?.address();
+  }
+
+  metricsAddress(): AddressInfo | undefined {
+    return this.metricsServer?.address();
+  }
+
+  async start(): Promise<void> {
+    if (this.state !== 'new') throw new Error(`Node.start: node is ${this.state}`);
+    this.state = 'starting';
+    const log = this.logger.child({ module: 'node' });
+    let bookStarted = false;
+    let bookFileExisted = true;
+    try {
+      const { rpc, instrumentation, p2p } = this.config;
+      if (rpc.listen) {
+        const server = new RpcServer({ backend: this.rpcBackend(), logger: this.logger.child({ module: 'rpc' }) }, {
+            host: rpc.listen.host,
+            port: rpc.listen.port,
+            unsafe: rpc.unsafe,
+            maxOpenConnections: rpc.maxOpenConnections,
+            maxBodyBytes: rpc.maxBodyBytes,
+          });
+        await listenOrConfigError(() => server.listen(), 'rpc.laddr', rpc.laddr);
+        this.rpcServer = server;
+      }
+      if (instrumentation.prometheus) {
+        const server = new MetricsServer(this.metrics, {
+          host: instrumentation.prometheusListen.host,
+          port: instrumentation.prometheusListen.port,
+          maxOpenConnections: instrumentation.maxOpenConnections,
+        });
+        await listenOrConfigError(() => server.listen(), 'instrumentation.prometheus_listen_addr', instrumentation.prometheusListenAddr);
+        this.metricsServer = server;
+      }
+      if (this.usesDefaultTransport) await listenOrConfigError(() => probePort(p2p.listen), 'p2p.laddr', p2p.laddr);
+
+      bookFileExisted = existsSync(p2p.addrBookFile);
+      const report = this.addrBook.start();
+      bookStarted = true;
+      if (report) log.info({ file: this.config.p2p.addrBookFile, ...report }, 'address book loaded');
+      await listenOrConfigError(() => this.sw.start(), 'p2p.laddr', p2p.laddr);
+      this.addrBook.addOurAddress(this.sw.netAddress());
+      if (p2p.persistentPeers.length > 0) await this.sw.dialPeersAsync(p2p.persistentPeers);
+      this.state = 'running';
+      log.info(
+        {
+          id: this.id,
+          network: this.config.network,
+          p2p: this.sw.netAddress().toString(),
+          rpc: hostPortText(this.rpcAddress()),
+          metrics: hostPortText(this.metricsAddress()),
+          seedMode: this.config.p2p.seedMode,
+        },
+        'node started',
+      );
+    } catch (err) {
+      await this.sw.stop().catch(() => undefined);
+      if (bookStarted) {
+        // AddrBook.stop() also saves; a start that failed must not leave a new file behind.
+        this.addrBook.stop();
+        if (!bookFileExisted) rmSync(this.config.p2p.addrBookFile, { force: true });
+      }
+      await this.rpcServer?.close();
+      await this.metricsServer?.close();
+      this.state = 'stopped';
+      throw err;
+    }
+  }
+
+  /** Graceful stop: servers, then peers and reactors, then the address book (saved). Idempotent. */
+  async stop(): Promise<void> {
+    if (this.state === 'new') {
+      this.state = 'stopped';
+      return;
+    }
+    if (this.state !== 'running') return;
+    this.state = 'stopping';
+    await this.rpcServer?.close();
+    await this.metricsServer?.close();
+    await this.sw.stop();
+    this.addrBook.stop();
+    this.state = 'stopped';
+    this.logger.child({ module: 'node' }).info({ id: this.id }, 'node stopped; address book saved');
+  }
+
+  private rpcBackend(): NodeRpcBackend {
+    return new NodeRpcBackend({
+      sw: this.sw,
+      book: this.addrBook,
+      bans: this.bans,
+      clock: this.clock,
+      logger: this.logger.child({ module: 'rpc' }),
+      publicKey: this.nodeKey.publicKey,
+    });
+  }
+}
+
+/**
+ * What NodeInfo advertises: external_address when set; else laddr as written (CometBFT's
+ * choice, e.g. "tcp://0.0.0.0:26656"); but when laddr asks for any port (0) or names no host,
+ * the Switch advertises the address actually bound.
+ */
+export function advertisedListenAddr(config: NodeConfig): string | undefined {
+  const ext = config.p2p.externalAddress;
+  if (ext !== '') return ext.includes('://') ? ext : `tcp://${ext}`;
+  if (config.p2p.listen.port === 0 || config.p2p.listen.host === '') return undefined;
+  return config.p2p.laddr.includes('://') ? config.p2p.laddr : `tcp://${config.p2p.laddr}`;
+}
+
+function hostPortText(a: AddressInfo | undefined): string | undefined {
+  if (!a) return undefined;
+  return a.family === 'IPv6' ? `[${a.address}]:${a.port}` : `${a.address}:${a.port}`;
+}
+
+/** Fails like a real listen would when the p2p address cannot be bound, before the book is touched. */
+function probePort(hp: HostPort): Promise<void> {
+  if (hp.port === 0) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(hp.port, hp.host === '' ? undefined : hp.host, () => server.close(() => resolve()));
+  });
+}
+
+async function listenOrConfigError<T>(fn: () => Promise<T>, key: string, value: string): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? ((err as { cause?: NodeJS.ErrnoException }).cause?.code);
+    if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
+      const why = code === 'EADDRINUSE' ? 'address already in use' : code === 'EACCES' ? 'permission denied' : 'address not available on this machine';
+      throw new ErrConfigInvalid(key, `an address this node can listen on (${why})`, JSON.stringify(value), { cause: err });
+    }
+    throw err;
+  }
+}

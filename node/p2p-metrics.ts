@@ -1,0 +1,106 @@
+/**
+ * The node's metrics, computed at scrape time from the Switch, the address book and PEX (nothing
+ * on the hot path). CometBFT's p2p names and labels where CometBFT has the metric; ours for PEX
+ * and the address book.
+ *
+ * Per-channel byte totals survive disconnects: when a peer leaves, its final per-channel counts
+ * are folded into a per-channel total, so the message totals only ever go up.
+ */
+import type { Peer } from '../p2p/peer.js';
+import type { Switch } from '../p2p/switch.js';
+import type { Metrics, Sample } from './metrics.js';
+
+export interface P2pMetricsSources {
+  sw: Switch;
+  /** Address book counts (AddrBook.counts()). */
+  bookCounts(): { new: number; old: number; banned: number };
+  /** PEX counters, when PEX runs. */
+  pexStats?(): { requestsSent: number; requestsAnswered: number; addrsReceived: number; bans: number; dialsStarted: number; dialFailures: number };
+  /** Name of the reactor owning a channel, for message_type labels. */
+  reactorOfChannel(channelId: number): string | undefined;
+}
+
+/** CometBFT formats channel IDs with Go's %#x: 0x0, 0x20, 0x40. */
+export function channelLabel(id: number): string {
+  return `0x${id.toString(16)}`;
+}
+
+export function registerP2pMetrics(metrics: Metrics, src: P2pMetricsSources): void {
+  const { sw } = src;
+  const departedSent = new Map<number, number>();
+  const departedReceived = new Map<number, number>();
+  sw.on('peer:remove', (peer: Peer) => {
+    let status;
+    try {
+      status = peer.status();
+    } catch {
+      return;
+    }
+    for (const ch of status.channels) {
+      departedSent.set(ch.id, (departedSent.get(ch.id) ?? 0) + ch.bytesSent);
+      departedReceived.set(ch.id, (departedReceived.get(ch.id) ?? 0) + ch.bytesReceived);
+    }
+  });
+
+  const dials = metrics.counter('p2p_dials_total', 'Outbound dials by outcome (success: the peer was added).', ['outcome']);
+  sw.on('peer:add', (peer: Peer) => {
+    if (peer.outbound) dials.inc({ outcome: 'success' });
+  });
+  sw.on('dial:error', () => dials.inc({ outcome: 'failure' }));
+
+  const statuses = (): Array<{ peer: Peer; channels: ReturnType<Peer['status']>['channels'] }> =>
+    sw.peers.list().map((peer) => ({ peer, channels: peer.status().channels }));
+
+  metrics.collector('p2p_peers', 'Number of connected peers.', 'gauge', [], () => sw.peers.list().length);
+  metrics.collector('p2p_peer_receive_bytes_total', 'Message bytes received from each connected peer, per channel.', 'counter', ['peer_id', 'chID'], () =>
+    statuses().flatMap(({ peer, channels }) => channels.map((c) => ({ labels: { peer_id: peer.id, chID: channelLabel(c.id) }, value: c.bytesReceived }))),
+  );
+  metrics.collector('p2p_peer_send_bytes_total', 'Message bytes sent to each connected peer, per channel.', 'counter', ['peer_id', 'chID'], () =>
+    statuses().flatMap(({ peer, channels }) => channels.map((c) => ({ labels: { peer_id: peer.id, chID: channelLabel(c.id) }, value: c.bytesSent }))),
+  );
+  metrics.collector(
+    'p2p_peer_pending_send_bytes',
+    'Messages queued for sending to each peer, over all channels (CometBFT counts messages here despite the name).',
+    'gauge',
+    ['peer_id'],
+    () => statuses().map(({ peer, channels }) => ({ labels: { peer_id: peer.id }, value: channels.reduce((n, c) => n + c.sendQueueSize, 0) })),
+  );
+
+  const perChannel = (departed: Map<number, number>, pick: (c: { bytesSent: number; bytesReceived: number }) => number): Sample[] => {
+    const totals = new Map(departed);
+    for (const { channels } of statuses()) for (const c of channels) totals.set(c.id, (totals.get(c.id) ?? 0) + pick(c));
+    return [...totals.entries()]
+      .sort((a, b) => a[0] - b[0])
+      .map(([id, value]) => ({ labels: { message_type: `${src.reactorOfChannel(id) ?? 'unknown'}_${channelLabel(id)}` }, value }));
+  };
+  metrics.collector('p2p_message_receive_bytes_total', 'Message bytes received, by reactor and channel.', 'counter', ['message_type'], () =>
+    perChannel(departedReceived, (c) => c.bytesReceived),
+  );
+  metrics.collector('p2p_message_send_bytes_total', 'Message bytes sent, by reactor and channel.', 'counter', ['message_type'], () =>
+    perChannel(departedSent, (c) => c.bytesSent),
+  );
+
+  metrics.collector('p2p_addrbook_size', 'Addresses in the address book, per table (banned: in the ban list).', 'gauge', ['table'], () => {
+    const c = src.bookCounts();
+    return [
+      { labels: { table: 'new' }, value: c.new },
+      { labels: { table: 'old' }, value: c.old },
+      { labels: { table: 'banned' }, value: c.banned },
+    ];
+  });
+
+  const pex = src.pexStats;
+  if (pex) {
+    metrics.collector('p2p_pex_requests_sent_total', 'PEX address requests sent.', 'counter', [], () => pex().requestsSent);
+    metrics.collector('p2p_pex_requests_received_total', 'PEX address requests received and answered.', 'counter', [], () => pex().requestsAnswered);
+    metrics.collector('p2p_pex_addrs_received_total', 'Addresses received in PEX answers.', 'counter', [], () => pex().addrsReceived);
+    metrics.collector('p2p_pex_bans_total', 'Addresses or peers banned by PEX (abuse, exhausted dials).', 'counter', [], () => pex().bans);
+    metrics.collector('p2p_pex_dials_total', 'Dials started by PEX, by outcome.', 'counter', ['outcome'], () => {
+      const s = pex();
+      return [
+        { labels: { outcome: 'started' }, value: s.dialsStarted },
+        { labels: { outcome: 'failure' }, value: s.dialFailures },
+      ];
+    });
+  }
+}

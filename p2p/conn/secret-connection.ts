@@ -1,0 +1,541 @@
+/**
+ * CometBFT's SecretConnection: an authenticated, encrypted byte stream over any raw Duplex.
+ *
+ * Handshake (both sides run it at once): clear-text exchange of ephemeral X25519 keys, a Merlin
+ * challenge and HKDF key split over the shared secret, then an encrypted exchange of
+ * AuthSigMessages that proves each side holds its Ed25519 node key. Afterwards every write is
+ * cut into 1024-byte chunks, each sent as a 1044-byte ChaCha20-Poly1305 frame with a 64-bit
+ * little-endian counter nonce.
+ *
+ * Throughput choices: all frames of a write batch (`_writev`) are sealed into one buffer and go
+ * to the socket in one write; all complete frames of a received chunk are opened straight into
+ * one output buffer (no intermediate copies) and pushed as one chunk. A write of at most 1024
+ * bytes is one frame, so it never arrives split across two reads; several small writes may
+ * arrive together in one read.
+ */
+import { Socket } from 'node:net';
+import { Duplex } from 'node:stream';
+import type { Clock } from '../clock.js';
+import { nodeIdFromPubKey, type NodeId } from '../node-id.js';
+import { switchyard } from '../proto/gen/wire.js';
+import { encodeDelimited, readDelimited } from './delimited.js';
+import {
+  createFrameAead,
+  defaultFrameAeadKind,
+  FRAME_DATA_MAX_BYTES,
+  FRAME_LENGTH_FIELD_BYTES,
+  FRAME_PLAINTEXT_BYTES,
+  FRAME_SEALED_BYTES,
+  AEAD_NONCE_BYTES,
+  type FrameAead,
+  type FrameAeadKind,
+} from './frame-aead.js';
+import {
+  computeChallenge,
+  deriveSecrets,
+  ED25519_PUBKEY_BYTES,
+  ED25519_SIGNATURE_BYTES,
+  generateEphemeralKeyPair,
+  sortEphemeralKeys,
+  verifyEd25519,
+  X25519_KEY_BYTES,
+  x25519SharedSecret,
+} from './handshake-crypto.js';
+import {
+  ErrChallengeVerification,
+  ErrFrameAuthFailed,
+  ErrFrameTooLarge,
+  ErrHandshakeMessageMalformed,
+  ErrHandshakeStreamFailed,
+  ErrHandshakeTimeout,
+  ErrInvalidEphemeralKey,
+  ErrInvalidLocalIdentity,
+  ErrMalformedPubKey,
+  ErrNonceExhausted,
+  ErrSmallOrderRemotePubKey,
+  ErrTruncatedFrame,
+  ErrUnsupportedPubKeyType,
+} from './secret-connection-errors.js';
+import { SwitchyardError } from '../errors.js';
+
+/** Largest handshake protobuf message accepted (ephemeral key, AuthSigMessage): 1 MiB, as in CometBFT. */
+export const MAX_HANDSHAKE_MESSAGE_BYTES = 1024 * 1024;
+export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 3000;
+/** Largest frame count sealed into one socket write; bounds the size of a single output buffer. */
+const MAX_FRAMES_PER_SOCKET_WRITE = 256;
+/** A counter equal to 2^64-1 is never used: CometBFT aborts before delivering such a frame. */
+const NONCE_COUNTER_LIMIT = (1n << 64n) - 1n;
+const U32 = 0x1_0000_0000;
+
+/** What the handshake needs of the local node key. NodeKey satisfies it. */
+export interface LocalIdentity {
+  /** 32-byte Ed25519 public key. */
+  publicKey: Uint8Array;
+  /** Plain RFC 8032 Ed25519 signature (64 bytes) over `message`. */
+  sign(message: Uint8Array): Uint8Array;
+}
+
+export interface SecretConnectionDeps {
+  /** Runs the handshake deadline. */
+  clock: Clock;
+}
+
+export interface SecretConnectionOptions {
+  /** Deadline for the whole handshake (key exchange and AuthSig). Default 3000 ms, like CometBFT. */
+  handshakeTimeoutMs?: number;
+  /** Fixed ephemeral X25519 private key (32 bytes). Tests and vectors only; default fresh random. */
+  ephemeralPrivateKey?: Uint8Array;
+  /** Frame AEAD implementation. Default: libsodium when sodium-native loads, else node:crypto. */
+  aead?: FrameAeadKind;
+  /**
+   * First nonce counter for both directions, instead of 0. Tests only (to reach the counter
+   * limit); both peers must use the same value or no frame authenticates.
+   */
+  nonceCounterStart?: bigint;
+  /** Buffer sizes of this stream's readable and writable sides. Default 256 KiB each. */
+  highWaterMarkBytes?: number;
+}
+
+/** A 64-bit little-endian frame counter in nonce bytes 4..11 (bytes 0..3 stay zero). */
+class NonceCounter {
+  readonly nonce = Buffer.alloc(AEAD_NONCE_BYTES);
+  private lo: number;
+  private hi: number;
+
+  constructor(start: bigint) {
+    if (start < 0n || start > NONCE_COUNTER_LIMIT) throw new RangeError(`nonce counter start ${start} out of range`);
+    this.lo = Number(start & 0xffffffffn);
+    this.hi = Number(start >> 32n);
+    this.write();
+  }
+
+  get value(): bigint {
+    return (BigInt(this.hi) << 32n) | BigInt(this.lo);
+  }
+
+  /** Whether the current counter may not be used (it is 2^64-1). */
+  get exhausted(): boolean {
+    return this.lo === 0xffffffff && this.hi === 0xffffffff;
+  }
+
+  /** Frames that may still be sealed or opened. */
+  remaining(): number {
+    // Exact below 2^53, which is far beyond any batch size we ask about.
+    return (0xffffffff - this.hi) * U32 + (0xffffffff - this.lo);
+  }
+
+  advance(): void {
+    this.lo++;
+    if (this.lo === U32) {
+      this.lo = 0;
+      this.hi++;
+    }
+    this.write();
+  }
+
+  private write(): void {
+    this.nonce.writeUInt32LE(this.lo, 4);
+    this.nonce.writeUInt32LE(this.hi, 8);
+  }
+}
+
+export class SecretConnection extends Duplex {
+  private remoteKey: Uint8Array | undefined;
+  private remoteId: NodeId | undefined;
+  private readonly sendAead: FrameAead;
+  private readonly recvAead: FrameAead;
+  private readonly sendCounter: NonceCounter;
+  private readonly recvCounter: NonceCounter;
+  /** Sealed bytes of a frame that arrived only in part. */
+  private readonly carry = Buffer.allocUnsafe(FRAME_SEALED_BYTES);
+  private carryLength = 0;
+  /**
+   * Whether received chunks are ours to overwrite: a net.Socket hands out a fresh buffer per
+   * read, while other Duplexes (memory pipes) may pass on a buffer the writer still holds.
+   */
+  private readonly openInPlace: boolean;
+  /** We paused the raw stream because our reader is behind. */
+  private rawPausedByUs = false;
+
+  private readonly onRawData = (chunk: Buffer): void => this.receive(chunk);
+  private readonly onRawEnd = (): void => {
+    if (this.carryLength > 0) this.destroy(new ErrTruncatedFrame(this.carryLength, FRAME_SEALED_BYTES));
+    else this.push(null);
+  };
+  private readonly onRawError = (err: Error): void => {
+    this.destroy(err);
+  };
+  private readonly onRawClose = (): void => {
+    if (!this.destroyed) this.destroy();
+  };
+
+  private constructor(
+    private readonly raw: Duplex,
+    sendKey: Uint8Array,
+    recvKey: Uint8Array,
+    aead: FrameAeadKind,
+    nonceCounterStart: bigint,
+    highWaterMarkBytes: number,
+  ) {
+    super({ allowHalfOpen: false, readableHighWaterMark: highWaterMarkBytes, writableHighWaterMark: highWaterMarkBytes });
+    this.sendAead = createFrameAead(sendKey, aead);
+    this.recvAead = createFrameAead(recvKey, aead);
+    this.sendCounter = new NonceCounter(nonceCounterStart);
+    this.recvCounter = new NonceCounter(nonceCounterStart);
+    this.openInPlace = raw instanceof Socket;
+    raw.on('data', this.onRawData);
+    raw.on('end', this.onRawEnd);
+    raw.on('error', this.onRawError);
+    raw.on('close', this.onRawClose);
+    // The peer may have sent its key and closed before we got here: those events are past.
+    if (raw.destroyed) process.nextTick(this.onRawClose);
+    else if (raw.readableEnded) process.nextTick(this.onRawEnd);
+  }
+
+  /** The peer's authenticated 32-byte Ed25519 public key. */
+  get remotePubKey(): Uint8Array {
+    if (!this.remoteKey) throw new Error('the handshake has not authenticated the peer yet');
+    return this.remoteKey;
+  }
+
+  /** The peer's node ID (derived from remotePubKey). */
+  get remoteNodeId(): NodeId {
+    if (!this.remoteId) throw new Error('the handshake has not authenticated the peer yet');
+    return this.remoteId;
+  }
+
+  /** Which ChaCha20-Poly1305 implementation seals and opens this connection's frames. */
+  get aeadKind(): FrameAeadKind {
+    return this.sendAead.kind;
+  }
+
+  /**
+   * Runs the handshake over `raw` and resolves with the encrypted connection, or rejects with a
+   * typed error (raw is then destroyed). The raw stream must not be read by anyone else.
+   */
+  static async handshake(
+    deps: SecretConnectionDeps,
+    raw: Duplex,
+    identity: LocalIdentity,
+    options: SecretConnectionOptions = {},
+  ): Promise<SecretConnection> {
+    if (!(identity?.publicKey instanceof Uint8Array) || identity.publicKey.length !== ED25519_PUBKEY_BYTES) {
+      throw new ErrInvalidLocalIdentity(`publicKey must be a ${ED25519_PUBKEY_BYTES}-byte Ed25519 key`);
+    }
+    if (typeof identity.sign !== 'function') throw new ErrInvalidLocalIdentity('sign(message) is missing');
+    const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
+    if (!(timeoutMs > 0)) throw new RangeError(`handshakeTimeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
+    const aead = options.aead ?? defaultFrameAeadKind();
+    const nonceStart = options.nonceCounterStart ?? 0n;
+    const highWaterMarkBytes = options.highWaterMarkBytes ?? 256 * 1024;
+
+    let phase = 'ephemeral key exchange';
+    const abort = new AbortController();
+    const timer = deps.clock.setTimeout(() => abort.abort(new ErrHandshakeTimeout(timeoutMs, phase)), timeoutMs);
+    // Any raw stream failure ends the handshake; the listener also keeps such an error from
+    // going unhandled between our reads.
+    const onRawError = (err: Error): void => abort.abort(new ErrHandshakeStreamFailed(phase, err));
+    raw.on('error', onRawError);
+    let conn: SecretConnection | undefined;
+    try {
+      // 1. Ephemeral keys, sent in the clear while we read the peer's.
+      const eph = generateEphemeralKeyPair(options.ephemeralPrivateKey);
+      raw.write(encodeDelimited(switchyard.p2p.BytesValue.encode({ value: eph.publicKey }).finish()));
+      const ephBody = await readDelimited(raw, { maxBytes: MAX_HANDSHAKE_MESSAGE_BYTES, what: 'ephemeral key message', signal: abort.signal });
+      const remoteEph = decodeEphemeralKey(ephBody);
+
+      // 2. Shared secret, transcript challenge and directional keys.
+      const dh = x25519SharedSecret(eph.privateKey, remoteEph);
+      if (!dh) throw new ErrSmallOrderRemotePubKey(Buffer.from(remoteEph).toString('hex'));
+      const { lo, hi, localIsLeast } = sortEphemeralKeys(eph.publicKey, remoteEph);
+      const challenge = computeChallenge(lo, hi, dh);
+      const { sendKey, recvKey } = deriveSecrets(dh, localIsLeast);
+      conn = new SecretConnection(raw, sendKey, recvKey, aead, nonceStart, highWaterMarkBytes);
+
+      // 3. Encrypted AuthSig exchange.
+      phase = 'AuthSig exchange';
+      const signature = signChallenge(identity, challenge);
+      const authSig = switchyard.p2p.AuthSigMessage.encode({ pubKey: { ed25519: identity.publicKey }, sig: signature }).finish();
+      conn.write(encodeDelimited(authSig));
+      const authBody = await readDelimited(conn, { maxBytes: MAX_HANDSHAKE_MESSAGE_BYTES, what: 'AuthSigMessage', signal: abort.signal });
+      const remotePubKey = verifyAuthSig(authBody, challenge);
+      conn.remoteKey = remotePubKey;
+      conn.remoteId = nodeIdFromPubKey(remotePubKey);
+      return conn;
+    } catch (err) {
+      const failure = abort.signal.aborted && err === abort.signal.reason ? err : toHandshakeError(err, phase);
+      if (conn) conn.destroy();
+      else raw.destroy();
+      throw failure;
+    } finally {
+      deps.clock.clearTimeout(timer);
+      raw.off('error', onRawError);
+    }
+  }
+
+  // ---- receive path ----
+
+  private receive(chunk: Buffer): void {
+    if (this.destroyed) return;
+    if (this.openInPlace) {
+      this.receiveInPlace(chunk);
+      return;
+    }
+    const frames = Math.floor((this.carryLength + chunk.length) / FRAME_SEALED_BYTES);
+    if (frames === 0) {
+      chunk.copy(this.carry, this.carryLength);
+      this.carryLength += chunk.length;
+      return;
+    }
+    // Frames are opened straight into `out` so that their data ends up contiguous: frame k's
+    // plaintext (length field, data, padding) lands where frame k-1's data ends minus 4, and
+    // the 4 data bytes its length field covers are saved and put back after the open.
+    const out = Buffer.allocUnsafe(FRAME_LENGTH_FIELD_BYTES + (frames - 1) * FRAME_DATA_MAX_BYTES + FRAME_PLAINTEXT_BYTES);
+    let dataBytes = 0;
+    let offset = 0;
+    let failure: Error | undefined;
+    if (this.carryLength > 0) {
+      const need = FRAME_SEALED_BYTES - this.carryLength;
+      chunk.copy(this.carry, this.carryLength, 0, need);
+      this.carryLength = 0;
+      offset = need;
+      const n = this.openInto(this.carry, 0, out, dataBytes);
+      if (typeof n === 'number') dataBytes += n;
+      else failure = n;
+    }
+    while (!failure && offset + FRAME_SEALED_BYTES <= chunk.length) {
+      const n = this.openInto(chunk, offset, out, dataBytes);
+      if (typeof n === 'number') dataBytes += n;
+      else failure = n;
+      offset += FRAME_SEALED_BYTES;
+    }
+    // Frames before a bad one are delivered, as CometBFT's reader would have returned them.
+    const more = dataBytes === 0 || this.push(out.subarray(FRAME_LENGTH_FIELD_BYTES, FRAME_LENGTH_FIELD_BYTES + dataBytes));
+    if (failure) {
+      this.destroy(failure);
+      return;
+    }
+    if (offset < chunk.length) {
+      chunk.copy(this.carry, 0, offset);
+      this.carryLength = chunk.length - offset;
+    }
+    if (!more) {
+      this.rawPausedByUs = true;
+      this.raw.pause();
+    }
+  }
+
+  /**
+   * The receive path for chunks we own: each frame is opened where it lies and its data moved
+   * down to follow the previous frame's, so no output buffer is allocated. A frame split across
+   * chunks is completed in `carry` and delivered first, on its own.
+   */
+  private receiveInPlace(chunk: Buffer): void {
+    let offset = 0;
+    let failure: Error | undefined;
+    let more = true;
+    if (this.carryLength > 0) {
+      const need = FRAME_SEALED_BYTES - this.carryLength;
+      if (chunk.length < need) {
+        chunk.copy(this.carry, this.carryLength);
+        this.carryLength += chunk.length;
+        return;
+      }
+      chunk.copy(this.carry, this.carryLength, 0, need);
+      this.carryLength = 0;
+      offset = need;
+      const n = this.openAt(this.carry, 0);
+      if (typeof n !== 'number') failure = n;
+      else if (n > 0) more = this.push(Buffer.from(this.carry.subarray(FRAME_LENGTH_FIELD_BYTES, FRAME_LENGTH_FIELD_BYTES + n)));
+    }
+    const dataStart = offset;
+    let dataEnd = offset;
+    while (!failure && offset + FRAME_SEALED_BYTES <= chunk.length) {
+      const n = this.openAt(chunk, offset);
+      if (typeof n !== 'number') failure = n;
+      else {
+        chunk.copyWithin(dataEnd, offset + FRAME_LENGTH_FIELD_BYTES, offset + FRAME_LENGTH_FIELD_BYTES + n);
+        dataEnd += n;
+      }
+      offset += FRAME_SEALED_BYTES;
+    }
+    if (dataEnd > dataStart) more = this.push(chunk.subarray(dataStart, dataEnd)) && more;
+    if (failure) {
+      this.destroy(failure);
+      return;
+    }
+    if (offset < chunk.length) {
+      chunk.copy(this.carry, 0, offset);
+      this.carryLength = chunk.length - offset;
+    }
+    if (!more) {
+      this.rawPausedByUs = true;
+      this.raw.pause();
+    }
+  }
+
+  /** Opens the sealed frame at buf[offset] in place; returns its data length or the error. */
+  private openAt(buf: Buffer, offset: number): number | Error {
+    if (this.recvCounter.exhausted) return new ErrNonceExhausted('receive');
+    if (!this.recvAead.openFrameInto(buf, offset, buf, offset, this.recvCounter.nonce)) return new ErrFrameAuthFailed(this.recvCounter.value);
+    const length = buf.readUInt32LE(offset);
+    if (length > FRAME_DATA_MAX_BYTES) return new ErrFrameTooLarge(length, FRAME_DATA_MAX_BYTES, this.recvCounter.value);
+    this.recvCounter.advance();
+    return length;
+  }
+
+  /**
+   * Opens the sealed frame at src[srcOffset] into `out` so that its data starts at
+   * out[4 + dataBytes]. Returns the data length, or the error that must end the connection.
+   */
+  private openInto(src: Buffer, srcOffset: number, out: Buffer, dataBytes: number): number | Error {
+    if (this.recvCounter.exhausted) return new ErrNonceExhausted('receive');
+    const at = dataBytes; // this frame's length field overlays the last 4 bytes of earlier data
+    const saved = out.readUInt32LE(at);
+    const ok = this.recvAead.openFrameInto(src, srcOffset, out, at, this.recvCounter.nonce);
+    const length = out.readUInt32LE(at);
+    out.writeUInt32LE(saved, at);
+    if (!ok) return new ErrFrameAuthFailed(this.recvCounter.value);
+    if (length > FRAME_DATA_MAX_BYTES) return new ErrFrameTooLarge(length, FRAME_DATA_MAX_BYTES, this.recvCounter.value);
+    this.recvCounter.advance();
+    return length;
+  }
+
+  override _read(): void {
+    if (this.rawPausedByUs) {
+      this.rawPausedByUs = false;
+      this.raw.resume();
+    }
+  }
+
+  // ---- send path ----
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
+    this.sealAndSend([chunk], callback);
+  }
+
+  override _writev(chunks: { chunk: Buffer }[], callback: (err?: Error | null) => void): void {
+    this.sealAndSend(
+      chunks.map((c) => c.chunk),
+      callback,
+    );
+  }
+
+  private sealAndSend(chunks: Buffer[], callback: (err?: Error | null) => void): void {
+    // An empty write sends no frame at all, as in CometBFT.
+    let frames = 0;
+    for (const c of chunks) frames += Math.ceil(c.length / FRAME_DATA_MAX_BYTES);
+    const usable = Math.min(frames, this.sendCounter.remaining());
+    let out = Buffer.allocUnsafe(Math.min(usable, MAX_FRAMES_PER_SOCKET_WRITE) * FRAME_SEALED_BYTES);
+    let framesInOut = 0;
+    let sealed = 0;
+    let writable = true;
+    const flush = (): void => {
+      if (framesInOut === 0) return;
+      writable = this.raw.write(framesInOut * FRAME_SEALED_BYTES === out.length ? out : out.subarray(0, framesInOut * FRAME_SEALED_BYTES));
+      if (sealed < usable) out = Buffer.allocUnsafe(Math.min(usable - sealed, MAX_FRAMES_PER_SOCKET_WRITE) * FRAME_SEALED_BYTES);
+      framesInOut = 0;
+    };
+    outer: for (const c of chunks) {
+      for (let start = 0; start < c.length; start += FRAME_DATA_MAX_BYTES) {
+        if (sealed === usable) break outer;
+        const end = Math.min(c.length, start + FRAME_DATA_MAX_BYTES);
+        const at = framesInOut * FRAME_SEALED_BYTES;
+        out.writeUInt32LE(end - start, at);
+        c.copy(out, at + FRAME_LENGTH_FIELD_BYTES, start, end);
+        out.fill(0, at + FRAME_LENGTH_FIELD_BYTES + end - start, at + FRAME_PLAINTEXT_BYTES);
+        this.sendAead.sealFrame(out, at, this.sendCounter.nonce);
+        this.sendCounter.advance();
+        sealed++;
+        framesInOut++;
+        if (framesInOut === MAX_FRAMES_PER_SOCKET_WRITE) flush();
+      }
+    }
+    flush();
+    if (sealed < frames) {
+      callback(new ErrNonceExhausted('send'));
+      return;
+    }
+    if (writable) callback();
+    else this.waitForDrain(callback);
+  }
+
+  private waitForDrain(callback: (err?: Error | null) => void): void {
+    const done = (): void => {
+      this.raw.off('drain', done);
+      this.raw.off('close', done);
+      callback();
+    };
+    this.raw.on('drain', done);
+    this.raw.on('close', done);
+  }
+
+  override _final(callback: (err?: Error | null) => void): void {
+    this.raw.end();
+    callback();
+  }
+
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    this.raw.off('data', this.onRawData);
+    this.raw.off('end', this.onRawEnd);
+    this.raw.off('close', this.onRawClose);
+    // Keep listening for raw errors: a late socket error must not become an unhandled event.
+    if (!this.raw.destroyed) this.raw.destroy();
+    callback(err);
+  }
+}
+
+function signChallenge(identity: LocalIdentity, challenge: Uint8Array): Uint8Array {
+  let signature: Uint8Array;
+  try {
+    signature = identity.sign(challenge);
+  } catch (err) {
+    throw new ErrInvalidLocalIdentity(`sign() failed: ${(err as Error)?.message ?? String(err)}`);
+  }
+  if (!(signature instanceof Uint8Array) || signature.length !== ED25519_SIGNATURE_BYTES) {
+    throw new ErrInvalidLocalIdentity('sign() must return a 64-byte Ed25519 signature');
+  }
+  return signature;
+}
+
+/** protobufjs reads a Node Buffer with a laxer reader; a plain view gets strict bounds checks. */
+function asPlainView(b: Buffer): Uint8Array {
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function decodeEphemeralKey(body: Buffer): Uint8Array {
+  let msg: switchyard.p2p.BytesValue;
+  try {
+    msg = switchyard.p2p.BytesValue.decode(asPlainView(body));
+  } catch (err) {
+    throw new ErrHandshakeMessageMalformed('BytesValue', (err as Error).message, { cause: err });
+  }
+  const value = msg.value ?? new Uint8Array(0);
+  // CometBFT zero-pads a short key; demanding exactly 32 bytes is stricter and every honest peer sends 32.
+  if (value.length !== X25519_KEY_BYTES) throw new ErrInvalidEphemeralKey(value.length);
+  return value;
+}
+
+function verifyAuthSig(body: Buffer, challenge: Uint8Array): Uint8Array {
+  let msg: switchyard.p2p.AuthSigMessage;
+  try {
+    msg = switchyard.p2p.AuthSigMessage.decode(asPlainView(body));
+  } catch (err) {
+    throw new ErrHandshakeMessageMalformed('AuthSigMessage', (err as Error).message, { cause: err });
+  }
+  // Decoded messages are class instances, which carry the oneof's `sum` getter.
+  const key = msg.pubKey as switchyard.crypto.PublicKey | null | undefined;
+  const keyType = key?.sum;
+  if (keyType !== 'ed25519') throw new ErrUnsupportedPubKeyType(keyType ?? 'missing');
+  const pubKey = key!.ed25519!;
+  if (pubKey.length !== ED25519_PUBKEY_BYTES) throw new ErrMalformedPubKey(pubKey.length);
+  const sig = msg.sig ?? new Uint8Array(0);
+  if (!verifyEd25519(pubKey, challenge, sig)) throw new ErrChallengeVerification(Buffer.from(pubKey).toString('hex'), sig.length);
+  return new Uint8Array(pubKey);
+}
+
+/** Our typed errors pass through; anything else (a raw socket error) is wrapped with the phase. */
+function toHandshakeError(err: unknown, phase: string): unknown {
+  if (err instanceof SwitchyardError) return err;
+  return new ErrHandshakeStreamFailed(phase, err);
+}
