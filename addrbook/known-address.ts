@@ -31,6 +31,8 @@ export class KnownAddress {
   lastBanTimeMs = ZERO_TIME_MS;
   /** Position in its table's dense entry list (for O(1) uniform picks and removal); -1 when in none. */
   listIndex = -1;
+  /** Scratch counter of the invariant checker (slot occurrences); meaningless elsewhere. */
+  checkCount = 0;
   /** 'id@ip:port', computed once (placement hashes it). */
   readonly key: string;
 

@@ -96,7 +96,8 @@ function decodeAddr(v: unknown, field: string): RawAddr {
   if (typeof o.id !== 'string') throw new TypeError(`${field}.id must be a string`);
   if (typeof o.ip !== 'string') throw new TypeError(`${field}.ip must be a string`);
   if (typeof o.port !== 'number' || !Number.isInteger(o.port)) throw new TypeError(`${field}.port must be an integer`);
-  return { id: o.id, ip: o.ip, port: o.port };
+  // The parsed object itself (checked above), not a copy: loading a full book reads 40 000 of these.
+  return o as unknown as RawAddr;
 }
 
 function decodeEntry(v: unknown): RawEntry {

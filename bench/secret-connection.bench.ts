@@ -96,9 +96,9 @@ async function goodput(): Promise<void> {
   // Interleaved, so that both figures see the same share of a noisy machine.
   const runs: number[] = [];
   const ceilings: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    runs.push(await goodputOnce(a, b, 96));
-    ceilings.push(aeadCeilingMBps(300));
+  for (let i = 0; i < 9; i++) {
+    runs.push(await goodputOnce(a, b, 48));
+    ceilings.push(aeadCeilingMBps(150));
   }
   a.destroy();
   b.destroy();
@@ -140,11 +140,11 @@ async function handshakes(): Promise<void> {
   await rate(200); // warm-up
   const runs: number[] = [];
   const cryptoRuns: number[] = [];
-  for (let r = 0; r < 3; r++) {
-    runs.push(await rate(1000));
+  for (let r = 0; r < 7; r++) {
+    runs.push(await rate(400));
     let n = 0;
     const start = nowMs();
-    while (nowMs() - start < 300) {
+    while (nowMs() - start < 150) {
       handshakeCrypto();
       n++;
     }

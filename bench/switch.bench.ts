@@ -206,11 +206,13 @@ async function idlePeerEndBytes(count: number): Promise<{ heap: number; rss: num
 }
 
 export async function run(): Promise<void> {
+  // Memory first, while the process is fresh: RSS shrinking after earlier work would otherwise
+  // leak into the deltas (and can make the small raw-socket baseline negative).
+  const raw = await rawSocketEndBytes(IDLE_CONNECTIONS);
+  const peer = await idlePeerEndBytes(IDLE_CONNECTIONS);
   const crypto = await handshakePairsPerSecond(2);
   const upgrades = await upgradesPerSecond(UPGRADE_SECONDS);
   report('switch_upgrades_per_s', upgrades, 'upgrades/s', crypto);
-  const raw = await rawSocketEndBytes(IDLE_CONNECTIONS);
-  const peer = await idlePeerEndBytes(IDLE_CONNECTIONS);
   report('peer_idle_heap_kib', peer.heap / 1024, 'KiB', raw.heap / 1024);
   report('peer_idle_rss_kib', peer.rss / 1024, 'KiB', raw.rss / 1024);
 }

@@ -102,9 +102,14 @@ export class NodeRpcBackend implements RpcBackend {
     return { untilMs };
   }
 
+  /**
+   * Lifts both bans on the address's node ID: the operator's refusal and the address book's ban
+   * (the entry goes back to a new bucket at once, attempts cleared, and is saved so).
+   */
   unbanAddress(address: string): void {
     const addr = parseIpAddress(address);
     this.d.bans.unban(addr.id);
+    this.d.book.unban(addr);
   }
 
   setPeerRates(peerId: string, rates: PeerRates): void {

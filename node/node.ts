@@ -6,9 +6,9 @@
  * fails before anything is read or written), loads the address book, starts the Switch (reactors,
  * then the listener), then dials the persistent peers.
  * stop(): closes the servers, stops the Switch (peers closed, reactors stopped), then stops the
- * address book, which saves it. A failed start undoes what it did.
+ * address book, which saves it. A failed start undoes what it did and changes nothing on disk (the
+ * book is stopped without saving).
  */
-import { existsSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { AddrBook, type AddrBookOptions } from '../addrbook/addr-book.js';
 import { systemClock, type Clock } from '../p2p/clock.js';
@@ -208,7 +208,6 @@ export class Node {
     this.state = 'starting';
     const log = this.logger.child({ module: 'node' });
     let bookStarted = false;
-    let bookFileExisted = true;
     try {
       const { rpc, instrumentation, p2p } = this.config;
       if (rpc.listen) {
@@ -233,7 +232,6 @@ export class Node {
       }
       if (this.usesDefaultTransport) await listenOrConfigError(() => probePort(p2p.listen), 'p2p.laddr', p2p.laddr);
 
-      bookFileExisted = existsSync(p2p.addrBookFile);
       const report = this.addrBook.start();
       bookStarted = true;
       if (report) log.info({ file: this.config.p2p.addrBookFile, ...report }, 'address book loaded');
@@ -254,11 +252,8 @@ export class Node {
       );
     } catch (err) {
       await this.sw.stop().catch(() => undefined);
-      if (bookStarted) {
-        // AddrBook.stop() also saves; a start that failed must not leave a new file behind.
-        this.addrBook.stop();
-        if (!bookFileExisted) rmSync(this.config.p2p.addrBookFile, { force: true });
-      }
+      // A failed start leaves the book's file exactly as it found it: no save, no move aside.
+      if (bookStarted) this.addrBook.stop({ save: false });
       await this.rpcServer?.close();
       await this.metricsServer?.close();
       this.state = 'stopped';

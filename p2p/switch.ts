@@ -21,7 +21,7 @@ import { buildNodeInfo, nodeInfoNetAddress, type NodeInfo } from './node-info.js
 import type { NodeId } from './node-id.js';
 import { Peer } from './peer.js';
 import { PeerSet } from './peer-set.js';
-import { planRedial, REDIAL_JITTER_MAX_MS } from './persistent-redial.js';
+import { PersistentRedialer } from './persistent-redialer.js';
 import type { Reactor } from './reactor.js';
 import { cryptoRng, type Rng } from './rng.js';
 import { SafeEmitter, type SwitchEvents } from './switch-events.js';
@@ -66,11 +66,9 @@ interface Route {
 
 const remoteText = (r: TransportAddress): string => (r.ip.includes(':') ? `[${r.ip}]:${r.port}` : `${r.ip}:${r.port}`);
 const RESOLVED: Promise<void> = Promise.resolve();
-/**
- * A persistent peer's connection that lasted this long counts as stable: when it drops, redialing
- * starts over (at once). A shorter one resumes the schedule where the last redial loop left off.
- */
-export const STABLE_CONNECTION_MS = 60_000;
+export { STABLE_CONNECTION_MS } from './persistent-redialer.js';
+/** Self-dialed addresses remembered by isOurAddress (the address book keeps its own list). */
+const MAX_OUR_ADDRESSES = 64;
 
 export class Switch extends SafeEmitter<SwitchEvents> {
   /** The connected peers. Read-only for users: add and remove go through the Switch. */
@@ -96,16 +94,10 @@ export class Switch extends SafeEmitter<SwitchEvents> {
   private readonly privateIds: Set<NodeId>;
 
   private readonly dialing = new Set<NodeId>();
-  /** IDs between the duplicate check and joining the peer set (value: outbound?). */
-  private readonly reserved = new Map<NodeId, boolean>();
+  /** IDs between the duplicate check and joining the peer set: direction, and a promise settled on release. */
+  private readonly reserved = new Map<NodeId, { outbound: boolean; released: Promise<void> }>();
   private reservedInbound = 0;
-  private readonly redials = new Map<NodeId, AbortController>();
-  /**
-   * Persistent peers only: the schedule position to resume from when a redialed connection drops
-   * again before it was stable, so a peer that accepts and then drops us backs off instead of
-   * being redialed in a tight loop.
-   */
-  private readonly redialResume = new Map<NodeId, number>();
+  private readonly redialer: PersistentRedialer;
   /** Peers whose stop has begun; removals.get(peer) is pending until it has finished. */
   private readonly stopping = new WeakSet<Peer>();
   private readonly removals = new Map<Peer, Promise<void>>();
@@ -129,6 +121,17 @@ export class Switch extends SafeEmitter<SwitchEvents> {
     this.unconditional = parseNodeIds('unconditionalPeerIds', options.unconditionalPeerIds);
     this.privateIds = parseNodeIds('privatePeerIds', options.privatePeerIds);
     if (options.persistentPeers) this.addPersistentPeers(options.persistentPeers);
+    this.redialer = new PersistentRedialer(
+      {
+        clock: this.clock,
+        rng: this.rng,
+        logger: this.logger,
+        dial: (addr) => this.dialAddress(addr, true),
+        isRunning: () => this.state === 'running',
+        track: (work) => this.track(work),
+      },
+      { maxDialPeriodMs: this.opts.persistentPeersMaxDialPeriodMs },
+    );
     // Every dial and upgrade in flight listens on this signal; their number is bounded by the
     // inbound upgrade limit and the dials we make, not by Node's default of 10.
     setMaxListeners(0, this.stopController.signal);
@@ -232,7 +235,7 @@ export class Switch extends SafeEmitter<SwitchEvents> {
     this.state = 'stopping';
     const reason = new SwitchStopping();
     this.stopController.abort(reason);
-    for (const ac of this.redials.values()) ac.abort(reason);
+    this.redialer.stopAll(reason);
     for (const s of this.inflight) s.destroy();
     await Promise.all(this.peers.list().map((p) => this.stopAndRemovePeer(p, reason)));
     // Dials, accepts and removals that were under way unwind now that everything is aborted.
@@ -396,9 +399,8 @@ export class Switch extends SafeEmitter<SwitchEvents> {
       this.logger.warn({ peer: peer.id }, 'persistent peer has no usable address; not redialing');
       return;
     }
-    const stable = this.clock.now() - peer.connectedAtMs >= STABLE_CONNECTION_MS;
-    const resumeAt = stable ? 0 : (this.redialResume.get(peer.id) ?? 0);
-    void done.then(() => this.startRedial(addr, resumeAt));
+    const first = this.redialer.firstAttemptAfterDrop(peer.id, this.clock.now() - peer.connectedAtMs);
+    void done.then(() => this.redialer.start(addr, first));
   }
 
   /** Sends what is queued to `peer`, closes it and removes it; no redial. */
@@ -465,7 +467,11 @@ export class Switch extends SafeEmitter<SwitchEvents> {
       raw?.stream.destroy();
       if (err instanceof ErrRejectedSelf) {
         // Our own address: remember it, and keep it out of the book.
-        if (!this.ourAddresses.some((a) => a.equals(addr))) this.ourAddresses.push(addr);
+        if (!this.ourAddresses.some((a) => a.equals(addr))) {
+          this.ourAddresses.push(addr);
+          // Bounded: gossip could name many of our addresses; the oldest are forgotten first.
+          if (this.ourAddresses.length > MAX_OUR_ADDRESSES) this.ourAddresses.shift();
+        }
         try {
           this.addrBook?.removeAddress(addr);
           this.addrBook?.addOurAddress(addr);
@@ -473,7 +479,7 @@ export class Switch extends SafeEmitter<SwitchEvents> {
           this.logger.warn({ err: bookErr }, 'address book update after self-dial failed');
         }
       } else if (!fromRedial && this.state === 'running' && this.isPeerPersistent(addr)) {
-        this.startRedial(addr, 1);
+        this.redialer.start(addr, 1);
       }
       this.emit('dial:error', addr, err);
       throw err;
@@ -555,7 +561,16 @@ export class Switch extends SafeEmitter<SwitchEvents> {
   private async addPeer(up: UpgradedConnection, raw: RawConnection, outbound: boolean, socketAddr: NetAddress): Promise<Peer> {
     const id = up.id;
     const remote = remoteText(raw.remote);
-    if (this.reserved.has(id)) throw new ErrRejectedDuplicate(remote, id);
+    const pending = this.reserved.get(id);
+    if (pending) {
+      // Another connection of this peer is being added. If ours is the one both ends keep, wait
+      // for that add to finish and decide again against the settled state.
+      if (pending.outbound !== outbound && this.newConnectionWins(outbound, id)) {
+        await pending.released;
+        return this.addPeer(up, raw, outbound, socketAddr);
+      }
+      throw new ErrRejectedDuplicate(remote, id);
+    }
     const existing = this.peers.get(id);
     if (existing && (existing.outbound === outbound || !this.newConnectionWins(outbound, id))) {
       throw new ErrRejectedDuplicate(remote, id);
@@ -574,7 +589,8 @@ export class Switch extends SafeEmitter<SwitchEvents> {
         }
       }
     }
-    this.reserved.set(id, outbound);
+    let release!: () => void;
+    this.reserved.set(id, { outbound, released: new Promise<void>((r) => (release = r)) });
     if (!outbound && counted) this.reservedInbound++;
     let peer: Peer;
     try {
@@ -625,6 +641,7 @@ export class Switch extends SafeEmitter<SwitchEvents> {
     } finally {
       this.reserved.delete(id);
       if (!outbound && counted) this.reservedInbound--;
+      release();
     }
     for (const { name, reactor } of this.reactors) {
       try {
@@ -723,55 +740,14 @@ export class Switch extends SafeEmitter<SwitchEvents> {
 
   // ---------------------------------------------------------------- internals: persistent redial
 
+  /** Outbound: the address we dialed. Inbound: the configured persistent address (persistence is by ID). */
   private redialAddressFor(peer: Peer): NetAddress | undefined {
-    if (peer.outbound) return peer.socketAddr();
-    const configured = this.persistent.get(peer.id);
-    if (configured) return configured;
-    const self = peer.selfReportedAddr();
-    return self && self.valid() ? self : undefined;
+    return peer.outbound ? peer.socketAddr() : this.persistent.get(peer.id);
   }
 
-  /** One loop per ID; dial number `firstAttempt` of planRedial's schedule comes first. */
-  private startRedial(addr: NetAddress, firstAttempt: number): void {
-    if (this.state !== 'running' || this.redials.has(addr.id)) return;
-    const ac = new AbortController();
-    this.redials.set(addr.id, ac);
-    const loop = async (): Promise<void> => {
-      for (let attempt = firstAttempt; ; attempt++) {
-        const { delayMs } = planRedial(attempt, this.rng.int(REDIAL_JITTER_MAX_MS), {
-          maxDialPeriodMs: this.opts.persistentPeersMaxDialPeriodMs,
-        });
-        if (delayMs > 0) await this.clock.sleep(delayMs, ac.signal);
-        if (this.state !== 'running' || ac.signal.aborted) return;
-        try {
-          await this.dialAddress(addr, true);
-          this.redialResume.set(addr.id, attempt + 1);
-          return;
-        } catch (err) {
-          if (
-            err instanceof ErrAlreadyDialingOrConnected ||
-            err instanceof ErrRejectedDuplicate ||
-            err instanceof ErrRejectedSelf ||
-            err instanceof ErrSwitchNotRunning
-          ) {
-            return;
-          }
-          this.logger.info({ err, address: addr.toString(), attempt }, 'redial of persistent peer failed');
-        }
-      }
-    };
-    this.track(
-      loop()
-        .catch(() => undefined) // aborted sleep
-        .finally(() => {
-          if (this.redials.get(addr.id) === ac) this.redials.delete(addr.id);
-        }),
-    );
-  }
-
-  /** Number of persistent-peer redial loops running (for tests and /net_info). */
+  /** IDs of the persistent peers being redialed (for tests and /net_info). */
   redialing(): NodeId[] {
-    return [...this.redials.keys()];
+    return this.redialer.active();
   }
 
   /** Sizes of the Switch's internal tables, for leak checks in tests and for diagnostics. */
@@ -783,7 +759,7 @@ export class Switch extends SafeEmitter<SwitchEvents> {
       removals: this.removals.size,
       inflight: this.inflight.size,
       tasks: this.tasks.size,
-      redials: this.redials.size,
+      redials: this.redialer.size,
       upgradingInbound: this.upgradingInbound,
     };
   }

@@ -71,6 +71,8 @@ export class Channel {
   readonly recvMessageCapacity: number;
   /** Payload bytes per packet on this channel (see payloadSizeForChannel). */
   readonly payloadBytes: number;
+  /** Most framing bytes one packet adds on this channel (a full packet has the most). */
+  readonly packetOverheadBytes: number;
 
   /** Bytes (packets including their length prefix) sent lately; decays by ×0.8 every 2 s. */
   recentlySent = 0;
@@ -104,6 +106,7 @@ export class Channel {
     this.recvBufferCapacity = desc.recvBufferCapacity;
     this.recvMessageCapacity = desc.recvMessageCapacity;
     this.payloadBytes = payloadSizeForChannel(desc.id, maxPayloadBytes);
+    this.packetOverheadBytes = delimitedPacketMsgSize(desc.id, true, this.payloadBytes) - this.payloadBytes;
   }
 
   // ---- send side ----
@@ -118,13 +121,13 @@ export class Channel {
   }
 
   /**
-   * An upper bound on the wire bytes of everything pending: each packet adds at most 13 bytes
-   * of framing, and there are at most ceil(bytes / payload) + messages packets.
+   * An upper bound on the wire bytes of everything pending: each packet adds at most
+   * packetOverheadBytes of framing, and there are at most ceil(bytes / payload) + messages packets.
    */
   pendingWireBytesBound(): number {
     const messages = this.sendQueueSize;
     if (messages === 0) return 0;
-    return this.unsentBytes + 13 * (Math.ceil(this.unsentBytes / this.payloadBytes) + messages);
+    return this.unsentBytes + this.packetOverheadBytes * (Math.ceil(this.unsentBytes / this.payloadBytes) + messages);
   }
 
   hasRoom(): boolean {

@@ -8,10 +8,10 @@
  * little-endian counter nonce.
  *
  * Throughput choices: all frames of a write batch (`_writev`) are sealed into one buffer and go
- * to the socket in one write; all complete frames of a received chunk are opened straight into
- * one output buffer (no intermediate copies) and pushed as one chunk. A write of at most 1024
- * bytes is one frame, so it never arrives split across two reads; several small writes may
- * arrive together in one read.
+ * to the socket in one write; all complete frames of a received chunk are opened without
+ * intermediate copies (in place in a socket's own buffer, or straight into one output buffer for
+ * other Duplexes) and pushed as one chunk. A write of at most 1024 bytes is one frame, so it never
+ * arrives split across two reads; several small writes may arrive together in one read.
  */
 import { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
@@ -226,8 +226,18 @@ export class SecretConnection extends Duplex {
     const timeoutMs = options.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
     if (!(timeoutMs > 0)) throw new RangeError(`handshakeTimeoutMs must be a positive number of milliseconds, got ${timeoutMs}`);
     const aead = options.aead ?? defaultFrameAeadKind();
+    if (aead !== 'sodium-native' && aead !== 'node:crypto') throw new RangeError(`aead must be 'sodium-native' or 'node:crypto', got ${String(aead)}`);
+    if (aead === 'sodium-native' && defaultFrameAeadKind() !== 'sodium-native') throw new RangeError("aead 'sodium-native' was requested but sodium-native cannot be loaded here");
     const nonceStart = options.nonceCounterStart ?? 0n;
+    if (typeof nonceStart !== 'bigint' || nonceStart < 0n || nonceStart > NONCE_COUNTER_LIMIT) {
+      throw new RangeError(`nonceCounterStart must be a bigint in [0, 2^64-1], got ${String(nonceStart)}`);
+    }
     const highWaterMarkBytes = options.highWaterMarkBytes ?? 256 * 1024;
+    if (!Number.isInteger(highWaterMarkBytes) || highWaterMarkBytes < 1) throw new RangeError(`highWaterMarkBytes must be a positive integer, got ${highWaterMarkBytes}`);
+    const eph = options.ephemeralPrivateKey;
+    if (eph !== undefined && (!(eph instanceof Uint8Array) || eph.length !== X25519_KEY_BYTES)) {
+      throw new RangeError(`ephemeralPrivateKey must be ${X25519_KEY_BYTES} bytes`);
+    }
 
     let phase = 'ephemeral key exchange';
     const abort = new AbortController();
@@ -239,15 +249,15 @@ export class SecretConnection extends Duplex {
     let conn: SecretConnection | undefined;
     try {
       // 1. Ephemeral keys, sent in the clear while we read the peer's.
-      const eph = generateEphemeralKeyPair(options.ephemeralPrivateKey);
-      raw.write(encodeDelimited(switchyard.p2p.BytesValue.encode({ value: eph.publicKey }).finish()));
+      const ours = generateEphemeralKeyPair(eph);
+      raw.write(encodeDelimited(switchyard.p2p.BytesValue.encode({ value: ours.publicKey }).finish()));
       const ephBody = await readDelimited(raw, { maxBytes: MAX_HANDSHAKE_MESSAGE_BYTES, what: 'ephemeral key message', signal: abort.signal });
       const remoteEph = decodeEphemeralKey(ephBody);
 
       // 2. Shared secret, transcript challenge and directional keys.
-      const dh = x25519SharedSecret(eph.privateKey, remoteEph);
+      const dh = x25519SharedSecret(ours.privateKey, remoteEph);
       if (!dh) throw new ErrSmallOrderRemotePubKey(Buffer.from(remoteEph).toString('hex'));
-      const { lo, hi, localIsLeast } = sortEphemeralKeys(eph.publicKey, remoteEph);
+      const { lo, hi, localIsLeast } = sortEphemeralKeys(ours.publicKey, remoteEph);
       const challenge = computeChallenge(lo, hi, dh);
       const { sendKey, recvKey } = deriveSecrets(dh, localIsLeast);
       conn = new SecretConnection(raw, sendKey, recvKey, aead, nonceStart, highWaterMarkBytes);

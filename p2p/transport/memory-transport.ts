@@ -1,11 +1,13 @@
 /**
  * An in-memory network of named hosts (each host name is an IP literal, so NetAddresses work
  * unchanged). Hosts listen, dial, refuse or swallow connections, and every connection is a pair
- * from createDuplexPair. Delays (per-link connect latency, dial timeouts) run on the injected
- * Clock, so whole networks run deterministically on a VirtualClock.
+ * from createDuplexPair, or from createLatencyPair on a link with latency. Delays (per-link latency
+ * of connects and data, dial timeouts) run on the injected Clock, so whole networks run
+ * deterministically on a VirtualClock.
  */
 import type { Duplex } from 'node:stream';
 import { createDuplexPair } from '../conn/duplex-pair.js';
+import { createLatencyPair } from './latency-pipe.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { ErrConnectionRefused, ErrDialAborted, ErrDialTimeout, ErrTransportClosed, ErrTransportListening } from './transport-errors.js';
 import {
@@ -18,7 +20,10 @@ import {
 } from './transport.js';
 
 export interface MemoryNetworkOptions {
-  /** Connect latency of every link without its own setting, in ms. Default 0 (no timer at all). */
+  /**
+   * One-way latency of every link without its own setting, in ms: a connect completes after it,
+   * and every chunk of data arrives after it (clock timers). Default 0: no timers at all.
+   */
   latencyMs?: number;
   /** First source port handed to dialers. Default 40000. */
   firstEphemeralPort?: number;
@@ -70,7 +75,7 @@ export class MemoryNetwork {
     else this.blackholed.delete(ip);
   }
 
-  /** Connect latency between two hosts in ms (both directions). */
+  /** One-way latency between two hosts in ms (both directions; connects and data). New connections only. */
   setLatency(a: string, b: string, ms: number): void {
     this.latencies.set(linkKey(a, b), ms);
   }
@@ -126,7 +131,9 @@ export class MemoryNetwork {
     if (this.blackholed.has(to.ip)) return 'blackholed';
     const listener = this.listeners.get(`${to.ip}:${to.port}`);
     if (!listener || this.refusing.has(to.ip)) return 'refused';
-    const [dialerEnd, listenerEnd] = createDuplexPair(this.highWaterMark);
+    const latencyMs = this.latency(from.ip, to.ip);
+    const [dialerEnd, listenerEnd] =
+      latencyMs > 0 ? createLatencyPair(this.clock, latencyMs, this.highWaterMark) : createDuplexPair(this.highWaterMark);
     const sourcePort = this.nextPort;
     this.nextPort = this.nextPort >= 65535 ? 40000 : this.nextPort + 1;
     const entry = { hosts: [from.ip, to.ip] as [string, string], ends: [dialerEnd, listenerEnd] as [Duplex, Duplex] };

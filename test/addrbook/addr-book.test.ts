@@ -362,6 +362,23 @@ describe('AddrBook: better than CometBFT', () => {
     expect(book.size()).toBe(64);
   });
 
+  it('an expired ban whose new bucket is full of good entries is forgotten, not forced in', () => {
+    const { book, clock } = makeBook();
+    const src = addrAt(1, '70.1.1.1', 26656, 'e');
+    const banned = addrAt(500, '50.1.200.1');
+    book.addAddress(banned, src);
+    book.markBad(banned, 1000);
+    for (let i = 0; i < 64; i++) book.addAddress(addrAt(i, `50.1.0.${i + 1}`), src);
+    expect(book.size()).toBe(64);
+    clock.advance(1000);
+    // Every incumbent was attempted (created) within the last minute: none is terrible.
+    expect(book.reinstateBadPeers()).toBe(0);
+    expect(book.isBanned(banned)).toBe(false);
+    expect(book.hasAddress(banned)).toBe(false);
+    expect(book.size()).toBe(64);
+    book.checkInvariants();
+  });
+
   it('addAddress returns true only when the book changed', () => {
     const { book } = makeBook();
     const a = routableAddr(1);
@@ -396,6 +413,90 @@ describe('AddrBook: better than CometBFT', () => {
     expect(clock.pendingTimers()).toBe(1);
     book.stop();
     expect(clock.pendingTimers()).toBe(0);
+  });
+});
+
+describe('AddrBook.unban', () => {
+  it('lifts a ban at once: back in a new bucket, attempts cleared, addable and pickable again', () => {
+    const { book, clock } = makeBook();
+    const a = routableAddr(1);
+    book.addAddress(a, SRC);
+    book.markGood(a.id);
+    for (let i = 0; i < 4; i++) book.markAttempt(a);
+    book.markBad(a, 24 * 3_600_000);
+    expect(() => book.addAddress(a, SRC)).toThrow(ErrAddressBanned);
+    expect(book.unban(a)).toBe(true);
+    expect(book.isBanned(a)).toBe(false);
+    expect(book.hasAddress(a)).toBe(true);
+    expect(book.isGood(a)).toBe(false);
+    expect(entryField(book, a, 'attempts')).toBe(0);
+    expect(book.pickAddress(100)?.equals(a)).toBe(true);
+    expect(book.counts()).toEqual({ new: 1, old: 0, banned: 0 });
+    book.checkInvariants();
+    // Lifted means over: a new short ban is not stretched by the one that was lifted.
+    book.markBad(a, 1000);
+    clock.advance(1000);
+    expect(book.reinstateBadPeers()).toBe(1);
+  });
+
+  it('by node ID (any case) or by an address with the same ID; unknown or unbanned IDs return false', () => {
+    const { book, clock } = makeBook();
+    const [a, b] = [routableAddr(1), routableAddr(2)];
+    book.addAddress(a, SRC);
+    book.addAddress(b, SRC);
+    book.markBad(a, 60_000);
+    book.markBad(b, 60_000);
+    expect(book.unban(a.id.toUpperCase())).toBe(true);
+    expect(book.unban(new NetAddress(b.id, '8.8.8.8', 1))).toBe(true);
+    // The entry keeps the address it was banned with.
+    expect(book.getSelection().map(String).sort()).toEqual([a.toString(), b.toString()].sort());
+    expect(book.unban(a)).toBe(false);
+    expect(book.unban(idOf(77))).toBe(false);
+    clock.advance(120_000);
+    expect(book.reinstateBadPeers()).toBe(0);
+    book.checkInvariants();
+  });
+
+  it('is persisted: the unbanned entry is saved in addrs, not in banned', async () => {
+    const { mkdtempSync, readFileSync, rmSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'unban-'));
+    try {
+      const path = join(dir, 'addrbook.json');
+      const { book, clock } = makeBook({ filePath: path });
+      book.start();
+      const a = routableAddr(1);
+      book.addAddress(a, SRC);
+      book.markBad(a, 3_600_000);
+      book.save();
+      expect(JSON.parse(readFileSync(path, 'utf8')).banned).toHaveLength(1);
+      book.unban(a);
+      // Saved by the periodic save (the book is dirty), and reloaded as a plain new entry.
+      clock.advance(120_000);
+      const doc = JSON.parse(readFileSync(path, 'utf8'));
+      expect(doc.banned).toBeUndefined();
+      expect(doc.addrs.map((e: { addr: { id: string } }) => e.addr.id)).toEqual([a.id]);
+      const { book: again } = makeBook({ filePath: path });
+      again.start();
+      expect(again.isBanned(a)).toBe(false);
+      expect(again.hasAddress(a)).toBe(true);
+      book.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an unbanned ID made private meanwhile is not put back', () => {
+    const { book } = makeBook();
+    const a = routableAddr(1);
+    book.addAddress(a, SRC);
+    book.markBad(a, 60_000);
+    book.addPrivateIDs([a.id]);
+    expect(book.unban(a)).toBe(true);
+    expect(book.hasAddress(a)).toBe(false);
+    expect(book.isBanned(a)).toBe(false);
+    book.checkInvariants();
   });
 });
 

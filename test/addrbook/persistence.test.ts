@@ -1,5 +1,5 @@
 /** addrbook.json: CometBFT's files, our round trip, bans, atomic writes, corrupt files. */
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -22,7 +22,7 @@ beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'addrbook-'));
 });
 afterEach(() => {
-  /* temp dirs are left for the OS; each test has its own */
+  rmSync(dir, { recursive: true, force: true });
 });
 
 function captureLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
@@ -119,6 +119,19 @@ describe('loading CometBFT files', () => {
     book.checkInvariants();
   });
 
+  it('old entries whose saved old bucket is taken stay in the book as new entries', () => {
+    const path = join(dir, 'addrbook.json');
+    const doc = JSON.parse(readFileSync(`${VECTORS}/go-generated-addrbook-with-old.json`, 'utf8'));
+    // Both old entries claim old bucket 0, and a one-bucket old table has room for one only.
+    for (const e of doc.addrs) if (e.bucket_type === 2) e.buckets = [0];
+    writeFileSync(path, JSON.stringify(doc));
+    const { book } = bookAt(path, { layout: { oldBucketCount: 1, bucketSize: 1 } });
+    const report = book.start()!;
+    expect(report).toMatchObject({ loaded: 4, skipped: 0 });
+    expect(book.counts()).toMatchObject({ old: 1, new: 3 });
+    book.checkInvariants();
+  });
+
   it('the legacy 2017 file (capitalised keys, no IDs) is kept aside and the book starts empty', () => {
     const path = join(dir, 'addrbook.json');
     copyFileSync(`${VECTORS}/fuzz-p2p-pex-testdata/addrbook1`, path);
@@ -126,12 +139,13 @@ describe('loading CometBFT files', () => {
     const report = book.start()!;
     expect(report.status).toBe('corrupt');
     expect(book.size()).toBe(0);
-    expect(existsSync(path)).toBe(false);
-    expect(readFileSync(report.keptAsidePath!, 'utf8')).toBe(readFileSync(`${VECTORS}/fuzz-p2p-pex-testdata/addrbook1`, 'utf8'));
     const warn = logs().find((l) => l.level === 40)!;
     expect(String(warn.msg)).toContain(path);
     expect(String(warn.msg)).toContain(report.keptAsidePath!);
+    // Loading changes nothing on disk: the move happens when the first save would overwrite it.
+    expect(readdirSync(dir)).toEqual(['addrbook.json']);
     book.stop();
+    expect(readFileSync(report.keptAsidePath!, 'utf8')).toBe(readFileSync(`${VECTORS}/fuzz-p2p-pex-testdata/addrbook1`, 'utf8'));
     expect(JSON.parse(readFileSync(path, 'utf8')).addrs).toEqual([]);
   });
 });
@@ -209,7 +223,9 @@ describe('our own files', () => {
     const report = again.start()!;
     expect(report.status).toBe('corrupt');
     expect(again.empty()).toBe(true);
+    again.save();
     expect(readFileSync(report.keptAsidePath!, 'utf8')).toBe(full.slice(0, full.length >> 1));
+    expect(JSON.parse(readFileSync(path, 'utf8')).addrs).toEqual([]);
     expect(logs().some((l) => l.level === 40 && String(l.msg).includes(path) && l.file === path)).toBe(true);
   });
 
@@ -224,6 +240,8 @@ describe('our own files', () => {
     writeFileSync(path, text);
     const { book } = bookAt(path);
     expect(book.start()!.status).toBe('corrupt');
+    expect(readdirSync(dir).some((f) => f.startsWith('addrbook.json.corrupt-'))).toBe(false);
+    book.stop();
     expect(readdirSync(dir).some((f) => f.startsWith('addrbook.json.corrupt-'))).toBe(true);
   });
 
@@ -247,8 +265,57 @@ describe('our own files', () => {
     const { book, logs } = bookAt(path);
     const report = book.start()!;
     expect(report).toMatchObject({ status: 'loaded', loaded: 1, skipped: 3 });
+    expect(existsSync(report.keptAsidePath!)).toBe(false);
+    book.save();
     expect(readFileSync(report.keptAsidePath!, 'utf8')).toBe(JSON.stringify(doc));
+    expect(JSON.parse(readFileSync(path, 'utf8')).addrs).toHaveLength(1);
     expect(logs().some((l) => l.level === 40 && String(l.msg).includes(path))).toBe(true);
+  });
+});
+
+describe('stop({ save: false }): an abandoned session leaves the disk as it was', () => {
+  const snapshot = (): Record<string, string> =>
+    Object.fromEntries(readdirSync(dir).map((f) => [f, readFileSync(join(dir, f), 'latin1')]));
+
+  it('no file: none is written, by stop or by the periodic save timer afterwards', () => {
+    const path = join(dir, 'addrbook.json');
+    const { book, clock } = bookAt(path);
+    book.start();
+    book.addAddress(routableAddr(1), routableAddr(2, 'e'));
+    book.stop({ save: false });
+    clock.advance(10 * 120_000);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it.each([
+    ['a CometBFT file (our save would rewrite it)', () => readFileSync(`${VECTORS}/go-generated-addrbook-with-old.json`, 'utf8')],
+    ['a corrupt file (a save would move it aside)', () => '{"key": "0123'],
+    ['a file with unreadable entries (a save would copy it aside)', () => {
+      const doc = JSON.parse(readFileSync(`${VECTORS}/go-generated-addrbook-with-old.json`, 'utf8'));
+      doc.addrs[0].bucket_type = 7;
+      return JSON.stringify(doc);
+    }],
+  ])('%s stays byte-identical and alone', (_name, content) => {
+    writeFileSync(join(dir, 'addrbook.json'), content());
+    const before = snapshot();
+    const { book } = bookAt(join(dir, 'addrbook.json'));
+    book.start();
+    book.addAddress(routableAddr(1), routableAddr(2, 'e'));
+    book.stop({ save: false });
+    expect(snapshot()).toEqual(before);
+  });
+
+  it('a later start of the same book loads the file again and a normal stop saves', () => {
+    const path = join(dir, 'addrbook.json');
+    writeFileSync(path, '{"key": "0123');
+    const { book } = bookAt(path);
+    expect(book.start()!.status).toBe('corrupt');
+    book.stop({ save: false });
+    const report = book.start()!;
+    expect(report.status).toBe('corrupt');
+    book.stop();
+    expect(readFileSync(report.keptAsidePath!, 'utf8')).toBe('{"key": "0123');
+    expect(JSON.parse(readFileSync(path, 'utf8')).addrs).toEqual([]);
   });
 });
 
@@ -283,10 +350,24 @@ describe('atomic writes', () => {
     expect(again.start()).toMatchObject({ status: 'loaded', loaded: 1 });
   });
 
-  it('save() on a memory-only book is a no-op; a failed save throws a typed error when blocked', () => {
+  it('save() on a memory-only book is a no-op', () => {
     const { book } = makeBook();
     expect(() => book.save()).not.toThrow();
-    expect(ErrAddrBookFileCorrupt.name).toBe('ErrAddrBookFileCorrupt');
+  });
+
+  it('a bad file that cannot be moved aside is never saved over', () => {
+    // A regular file where a directory should be: reading fails (ENOTDIR) and so does the rename.
+    writeFileSync(join(dir, 'notadir'), 'x');
+    const path = join(dir, 'notadir', 'addrbook.json');
+    const { book, logs } = bookAt(path);
+    const report = book.start()!;
+    expect(report.status).toBe('corrupt');
+    expect(logs().some((l) => l.level === 40 && String(l.msg).includes(path))).toBe(true);
+    book.addAddress(routableAddr(1), routableAddr(2, 'e'));
+    expect(() => book.save()).toThrow(ErrAddrBookFileCorrupt);
+    expect(() => book.save()).toThrow(/could not keep it aside/);
+    expect(() => book.stop()).not.toThrow();
+    expect(readFileSync(join(dir, 'notadir'), 'utf8')).toBe('x');
   });
 });
 

@@ -276,15 +276,18 @@ describe('switchyard CLI: bad configuration exits non-zero with one message and 
     try {
       const home = tempHome();
       writeHomeConfig(home, {});
-      run(['init', '--home', home]);
+      const initRun = run(['init', '--home', home]);
+      expect(initRun.code, initRun.stderr).toBe(0);
       const before = snapshot(home);
       const r = run(['start', '--home', home, '--p2p.laddr', `tcp://127.0.0.1:${port}`, '--rpc.laddr', '']);
-      expect(r.code).toBe(1);
+      expect(r.code, r.stderr).toBe(1);
       expect(r.stderr).toMatch(new RegExp(`p2p\\.laddr = "tcp://127\\.0\\.0\\.1:${port}" is invalid: expected an address this node can listen on \\(address already in use\\)`));
+      expect(Object.keys(snapshot(home))).toEqual(Object.keys(before));
       expect(snapshot(home)).toEqual(before);
       const r2 = run(['start', '--home', home, '--rpc.laddr', `tcp://127.0.0.1:${port}`, '--p2p.laddr', 'tcp://127.0.0.1:0']);
-      expect(r2.code).toBe(1);
+      expect(r2.code, r2.stderr).toBe(1);
       expect(r2.stderr).toMatch(/rpc\.laddr = .*address already in use/);
+      expect(Object.keys(snapshot(home))).toEqual(Object.keys(before));
       expect(snapshot(home)).toEqual(before);
     } finally {
       server.close();

@@ -132,3 +132,22 @@ describe('MetricsServer', () => {
     await b.close();
   });
 });
+
+describe('exposition format (property)', () => {
+  it('any label value and help text yields one well-formed line per sample', async () => {
+    const fc = await import('fast-check');
+    fc.assert(
+      fc.property(fc.array(fc.string(), { minLength: 1, maxLength: 5 }), fc.string(), (values, help) => {
+        const r = new PrometheusRegistry({ namespace: 'p' });
+        const c = r.counter('x_total', help, ['v']);
+        for (const v of values) c.inc({ v });
+        const lines = r.expose().split('\n');
+        expect(lines[0]).toMatch(/^# HELP p_x_total (?:[^\\\n]|\\\\|\\n)*$/);
+        const samples = lines.filter((l) => l.startsWith('p_x_total{'));
+        expect(samples).toHaveLength(new Set(values).size);
+        for (const s of samples) expect(s).toMatch(/^p_x_total\{v="(?:[^"\\\n]|\\["\\n])*"\} \d+$/);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

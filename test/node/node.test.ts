@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +10,8 @@ import { initHome } from '../../node/home.js';
 import { loadConfig, type ConfigFlags } from '../../node/load-config.js';
 import { Node } from '../../node/node.js';
 import { ErrConfigInvalid } from '../../node/errors.js';
+import { TcpTransport } from '../../p2p/transport/tcp-transport.js';
+import { NetAddress } from '../../p2p/net-address.js';
 
 const homes: string[] = [];
 const nodes: Node[] = [];
@@ -185,6 +187,55 @@ describe('Node on 127.0.0.1', () => {
     await expect(c.start()).rejects.toThrow(/rpc\.laddr = .*address already in use/);
   });
 
+  it.each([
+    ['a CometBFT address book', (path: string) => copyFileSync('../shared/vectors/cometbft/go-generated-addrbook-with-old.json', path)],
+    ['a corrupt address book', (path: string) => writeFileSync(path, '{"key": "01')],
+    ['no address book', (_path: string) => undefined],
+  ])('a start that fails after loading %s (p2p port taken) leaves the home byte-identical', async (_name, prepare) => {
+    const a = makeNode({});
+    await a.start();
+    const port = a.sw.netAddress().port;
+    const home = mkdtempSync(join(tmpdir(), 'sy-node-'));
+    homes.push(home);
+    initHome(home, { 'p2p.addr_book_strict': false });
+    const config = loadConfig(home, { 'p2p.laddr': `tcp://127.0.0.1:${port}`, 'rpc.laddr': 'tcp://127.0.0.1:0' });
+    prepare(config.p2p.addrBookFile);
+    const before = snapshotTree(home);
+    // A transport of our own skips the Node's early port probe: the failure comes from the Switch's
+    // listen, after the address book was loaded.
+    const node = new Node({ transport: new TcpTransport({}, { host: '127.0.0.1', port }) }, { config, nodeKey: NodeKey.load(config.nodeKeyFile) });
+    await expect(node.start()).rejects.toThrow(/p2p\.laddr = .*address already in use/);
+    expect(node.isRunning).toBe(false);
+    expect(snapshotTree(home)).toEqual(before);
+    await node.stop();
+    expect(snapshotTree(home)).toEqual(before);
+  });
+
+  it('ban_address then unban_address over RPC: the operator refusal and the book ban are both lifted, and saved', async () => {
+    const a = makeNode({ moniker: 'node-a' });
+    await a.start();
+    const target = new NetAddress('c'.repeat(40), '127.0.0.1', 40001);
+    const ban = await rpc(a, 'ban_address', { address: target.toString(), duration: '24h' });
+    expect(ban.result.address).toBe(target.toString());
+    expect(a.bans.isBanned(target.id)).toBe(true);
+    expect(a.addrBook.isBanned(target)).toBe(true);
+    expect(() => a.addrBook.addAddress(target, target)).toThrow(/banned/);
+
+    expect((await rpc(a, 'unban_address', { address: target.toString() })).result).toEqual({});
+    expect(a.bans.isBanned(target.id)).toBe(false);
+    expect(a.addrBook.isBanned(target)).toBe(false);
+    // Back in a new bucket right away, not after the 24 h ban would have run out.
+    expect(a.addrBook.hasAddress(target)).toBe(true);
+    expect(a.addrBook.isGood(target)).toBe(false);
+    // Unbanning what is not banned is harmless.
+    expect((await rpc(a, 'unban_address', { address: target.toString() })).result).toEqual({});
+
+    await a.stop();
+    const saved = JSON.parse(readFileSync(a.config.p2p.addrBookFile, 'utf8')) as { addrs: Array<{ addr: { id: string } }>; banned?: unknown[] };
+    expect(saved.banned).toBeUndefined();
+    expect(saved.addrs.map((e) => e.addr.id)).toContain(target.id);
+  });
+
   it('unresolvable seeds with an empty book fail start and leave no address book file', async () => {
     const a = makeNode(
       { 'p2p.seeds': `${'a'.repeat(40)}@seed.invalid:26656` },
@@ -196,3 +247,16 @@ describe('Node on 127.0.0.1', () => {
     await a.stop();
   });
 });
+
+/** Every file under `dir` (relative path -> bytes as latin1) and every directory, for byte-identical checks. */
+function snapshotTree(dir: string, prefix = ''): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of readdirSync(join(dir, prefix)).sort()) {
+    const rel = prefix === '' ? name : `${prefix}/${name}`;
+    if (statSync(join(dir, rel)).isDirectory()) {
+      out[`${rel}/`] = '';
+      Object.assign(out, snapshotTree(dir, rel));
+    } else out[rel] = readFileSync(join(dir, rel), 'latin1');
+  }
+  return out;
+}

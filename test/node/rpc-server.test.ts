@@ -283,3 +283,37 @@ describe('RPC: operator calls', () => {
     await expect(other.listen()).rejects.toThrow(/EADDRINUSE/);
   });
 });
+
+describe('RPC: arbitrary input never escapes as an exception', () => {
+  it('any method name and params give a well-formed envelope (property)', async () => {
+    const fc = await import('fast-check');
+    const server = new RpcServer({ backend: new FakeBackend() }, { host: '127.0.0.1', port: 0, unsafe: true });
+    const names = fc.oneof(fc.constantFrom('status', 'net_info', 'health', 'dial_seeds', 'dial_peers', 'disconnect_peer', 'ban_address', 'unban_address', 'set_peer_rates'), fc.string());
+    await fc.assert(
+      fc.asyncProperty(names, fc.jsonValue(), fc.oneof(fc.string(), fc.integer(), fc.constant(null)), async (method, params, id) => {
+        const r = await server.call(method, params, id);
+        expect(r.jsonrpc).toBe('2.0');
+        expect(r.id).toBe(id);
+        if ('error' in r) {
+          expect([-32601, -32602, -32603]).toContain(r.error.code);
+          expect(typeof r.error.data).toBe('string');
+        } else expect(r.result).toBeDefined();
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('random POST bodies over HTTP always get a JSON answer', async () => {
+    const fc = await import('fast-check');
+    const { port } = await start(true);
+    await fc.assert(
+      fc.asyncProperty(fc.oneof(fc.string(), fc.json(), fc.jsonValue().map((v) => JSON.stringify(v))), async (body) => {
+        const r = await http(port, 'POST', '/', body);
+        expect([200, 400, 413]).toContain(r.status);
+        expect(r.json).toBeDefined();
+      }),
+      { numRuns: 200 },
+    );
+    expect((await http(port, 'GET', '/health')).status).toBe(200);
+  });
+});

@@ -80,3 +80,46 @@ describe('PeerSet', () => {
     expect(Object.isFrozen(before)).toBe(true);
   });
 });
+
+describe('PeerSet against a model (property)', () => {
+  it('agrees with a Map under random add/remove/hasIP sequences', async () => {
+    const fc = await import('fast-check');
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ op: fc.constantFrom('add', 'remove', 'addStale'), n: fc.integer({ min: 1, max: 12 }) }), { maxLength: 200 }),
+        (ops) => {
+          const set = new PeerSet();
+          const model = new Map<string, PeerSetMember>();
+          for (const { op, n } of ops) {
+            const id = n.toString(16).padStart(40, '0');
+            if (op === 'add') {
+              const p = fakePeer(n, `10.0.${n % 3}.1`);
+              if (model.has(id)) expect(() => set.add(p)).toThrow(ErrPeerSetDuplicate);
+              else {
+                set.add(p);
+                model.set(id, p);
+              }
+            } else if (op === 'remove') {
+              const p = model.get(id);
+              if (p) {
+                expect(set.remove(p)).toBe(true);
+                model.delete(id);
+              } else expect(set.remove(fakePeer(n))).toBe(false);
+            } else {
+              // A stale object with a live ID never removes the live one.
+              const stale = fakePeer(n);
+              expect(set.remove(stale)).toBe(false);
+              expect(set.has(id)).toBe(model.has(id));
+            }
+            expect(set.size).toBe(model.size);
+            expect(set.list().map((p) => p.id)).toEqual([...model.keys()]);
+            for (const ip of ['10.0.0.1', '10.0.1.1', '10.0.2.1']) {
+              expect(set.hasIP(ip)).toBe([...model.values()].some((p) => p.remoteIP() === ip));
+            }
+          }
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});

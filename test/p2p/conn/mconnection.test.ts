@@ -3,6 +3,7 @@
  * CometBFT's p2p/conn/connection_test.go (names in the test titles).
  */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import { VirtualClock } from '../../../p2p/clock.js';
 import { createDuplexPair } from '../../../p2p/conn/duplex-pair.js';
 import { DEFAULT_MAX_WRITE_BATCH_BYTES, MConnection } from '../../../p2p/conn/mconnection.js';
@@ -58,6 +59,37 @@ describe('sending and receiving', () => {
     }
     expect(A.errors).toEqual([]);
     expect(B.errors).toEqual([]);
+  });
+
+  it('property: any mix of messages on any channels arrives intact and in per-channel order', async () => {
+    const chans = [
+      { id: 0x00, priority: 1, sendQueueCapacity: 64 },
+      { id: 0x7f, priority: 3, sendQueueCapacity: 64 },
+      { id: 0x80, priority: 7, sendQueueCapacity: 64 }, // 2-byte channel varint: 1023-byte pieces
+      { id: 0xff, priority: 10, sendQueueCapacity: 64 },
+    ];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3 }), fc.integer({ min: 0, max: 5000 })), { maxLength: 40 }),
+        fc.integer({ min: 16, max: 4096 }),
+        async (plan, payload) => {
+          const { clock, A, B } = connectedPair(chans, { sendRate: 0, recvRate: 0, maxPacketMsgPayloadSize: payload });
+          const sent = plan.map(([c, n], i) => [chans[c].id, pattern(n, i)] as const);
+          for (const [id, m] of sent) expect(A.mconn.trySend(id, m)).toBe(true);
+          await clock.runUntil(() => B.received.length === sent.length, 1_000, 1);
+          for (const ch of chans) {
+            const want = sent.filter(([id]) => id === ch.id).map(([, m]) => m.toString('hex'));
+            const got = B.received.filter(([id]) => id === ch.id).map(([, m]) => m.toString('hex'));
+            expect(got).toEqual(want);
+          }
+          expect(B.errors).toEqual([]);
+          A.mconn.stop();
+          await clock.settle();
+          expect(clock.pendingTimers()).toBe(0);
+        },
+      ),
+      { numRuns: 40 },
+    );
   });
 
   it('TestMConnectionTrySend: with capacity 1 trySend fills the queue, then fails; canSend agrees', async () => {
@@ -126,6 +158,20 @@ describe('sending and receiving', () => {
       expect(mconn.canSend(id)).toBe(false);
     }
     mconn.stop();
+  });
+
+  it('large payload sizes (3-byte varints) are cut and batched correctly', async () => {
+    const { clock, A, B } = connectedPair([{ id: 0x90, priority: 1, sendQueueCapacity: 8 }], {
+      sendRate: 0,
+      recvRate: 0,
+      maxPacketMsgPayloadSize: 100_000,
+    });
+    const msgs = [pattern(0), pattern(99_999, 1), pattern(250_000, 2), pattern(5, 3)];
+    for (const m of msgs) expect(A.mconn.trySend(0x90, m)).toBe(true);
+    await clock.runUntil(() => B.received.length === msgs.length, 1_000, 1);
+    expect(B.received.map(([, m]) => m.length)).toEqual(msgs.map((m) => m.length));
+    B.received.forEach(([, m], i) => expect(m.equals(msgs[i])).toBe(true));
+    A.mconn.stop();
   });
 
   it('an empty message goes out as one PacketMsg with eof and no data', async () => {

@@ -365,6 +365,24 @@ describe('handshake deadline and local problems', () => {
     expect((err.cause as Error).message).toBe('connection reset');
   });
 
+  it('bad options fail fast with a RangeError naming the option, before any byte is written', async () => {
+    for (const [options, name] of [
+      [{ handshakeTimeoutMs: 0 }, 'handshakeTimeoutMs'],
+      [{ nonceCounterStart: -1n }, 'nonceCounterStart'],
+      [{ nonceCounterStart: 1n << 64n }, 'nonceCounterStart'],
+      [{ ephemeralPrivateKey: new Uint8Array(31) }, 'ephemeralPrivateKey'],
+      [{ aead: 'aes' as never }, 'aead'],
+      [{ highWaterMarkBytes: 0 }, 'highWaterMarkBytes'],
+    ] as [SecretConnectionOptions, string][]) {
+      const [ours, other] = createDuplexPair();
+      let written = 0;
+      other.on('data', (c: Buffer) => (written += c.length));
+      await expect(SecretConnection.handshake({ clock: new VirtualClock() }, ours, me, options)).rejects.toThrow(new RegExp(name));
+      await new Promise((r) => setImmediate(r));
+      expect(written).toBe(0);
+    }
+  });
+
   it('a local identity without a 32-byte public key is ErrInvalidLocalIdentity', async () => {
     const [ours] = createDuplexPair();
     await expect(SecretConnection.handshake({ clock: new VirtualClock() }, ours, { publicKey: new Uint8Array(31), sign: () => new Uint8Array(64) })).rejects.toBeInstanceOf(

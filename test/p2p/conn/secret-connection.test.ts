@@ -211,6 +211,34 @@ describe('SecretConnection data', () => {
     b.destroy();
   });
 
+  it('two interleaved writers of 100 full-size messages each: 200 intact messages (CometBFT TestConcurrentWrite)', async () => {
+    const [a, b] = await pair();
+    const received: Buffer[] = [];
+    b.on('data', (c: Buffer) => {
+      // Each 1024-byte write is one frame; a read may hold several, never a part of one.
+      expect(c.length % 1024).toBe(0);
+      for (let i = 0; i < c.length; i += 1024) received.push(c.subarray(i, i + 1024));
+    });
+    const writer = async (tag: number): Promise<void> => {
+      for (let i = 0; i < 100; i++) {
+        const msg = Buffer.alloc(1024, tag);
+        msg.writeUInt16BE(i, 0);
+        if (!a.write(msg)) await once(a, 'drain');
+        if (i % 7 === 0) await new Promise((r) => setImmediate(r));
+      }
+    };
+    await Promise.all([writer(1), writer(2)]);
+    await waitFor(() => received.length === 200);
+    for (const tag of [1, 2]) {
+      const mine = received.filter((m) => m[1023] === tag);
+      expect(mine.length).toBe(100);
+      expect(mine.map((m) => m.readUInt16BE(0))).toEqual(Array.from({ length: 100 }, (_, i) => i));
+      expect(mine.every((m) => m.subarray(2).every((x) => x === tag))).toBe(true);
+    }
+    a.destroy();
+    b.destroy();
+  });
+
   it('writes an empty buffer as no frame at all', async () => {
     const [a, b, , rawB] = await pair();
     let rawBytes = 0;

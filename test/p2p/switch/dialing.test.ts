@@ -11,11 +11,13 @@ afterEach(async () => {
 });
 
 describe('dialing', () => {
-  for (const latencyMs of [0, 3, 17]) {
-    it(`simultaneous dials in both directions end with one shared connection (latency ${latencyMs} ms)`, async () => {
+  for (const [latencyMs, filterMs] of [[0, 0], [3, 0], [17, 0], [0, 40], [5, 25]]) {
+    it(`simultaneous dials in both directions end with one shared connection (latency ${latencyMs} ms, peer filter ${filterMs} ms)`, async () => {
       w = world(latencyMs + 1);
-      const a = await w.node('a', '10.0.0.1');
-      const b = await w.node('b', '10.0.0.2');
+      // A slow asynchronous peer filter keeps the first connection "being added" while the second arrives.
+      const peerFilters = filterMs ? [() => w.clock.sleep(filterMs)] : [];
+      const a = await w.node('a', '10.0.0.1', { peerFilters });
+      const b = await w.node('b', '10.0.0.2', { peerFilters });
       if (latencyMs) w.net.setLatency('10.0.0.1', '10.0.0.2', latencyMs);
       const both = Promise.allSettled([a.sw.dialPeerWithAddress(b.addr), b.sw.dialPeerWithAddress(a.addr)]);
       await until(w.clock, () => a.sw.peers.size === 1 && b.sw.peers.size === 1 && w.net.openConnections() === 1, 5000, 1);
@@ -45,7 +47,7 @@ describe('dialing', () => {
     const second = await a.sw.dialPeerWithAddress(addr).catch((e) => e);
     expect(second).toBeInstanceOf(ErrAlreadyDialingOrConnected);
     expect((second as ErrAlreadyDialingOrConnected).reason).toBe('dialing');
-    await w.clock.advanceAsync(50);
+    await until(w.clock, () => a.sw.peers.size === 1, 5000, 5);
     await first;
     expect(a.sw.numPeers()).toEqual({ outbound: 1, inbound: 0, dialing: 0 });
   });

@@ -73,3 +73,24 @@ describe('planRedial', () => {
     expect(() => planRedial(1.5, 0)).toThrow(RangeError);
   });
 });
+
+describe('planRedial (property)', () => {
+  it('every wait is base + jitter, never below 5 s after the first, never above max(cap, 59 049 s) + jitter', async () => {
+    const fc = await import('fast-check');
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 100_000 }),
+        fc.integer({ min: 0, max: 2999 }),
+        fc.constantFrom(0, 1_000, 60_000, 3_600_000),
+        (attempt, jitter, cap) => {
+          const step = planRedial(attempt, jitter, { maxDialPeriodMs: cap });
+          const noJitter = planRedial(attempt, 0, { maxDialPeriodMs: cap });
+          expect(step.delayMs - noJitter.delayMs).toBe(jitter);
+          expect(noJitter.delayMs).toBeGreaterThanOrEqual(attempt < 20 ? 5_000 : Math.min(3_000, cap || 3_000));
+          expect(noJitter.delayMs).toBeLessThanOrEqual(Math.max(attempt < 20 ? 5_000 : 0, cap || 59_049_000));
+          if (attempt >= 30) expect(noJitter.delayMs).toBe(cap || 600_000);
+        },
+      ),
+    );
+  });
+});

@@ -46,6 +46,23 @@ describe('Switch on the memory transport', () => {
     expect(c.reactor.received).toHaveLength(0);
   });
 
+  it('connects over a link with 50 ms latency, in virtual time', async () => {
+    w = world();
+    w.net.setLatency('10.0.0.1', '10.0.0.2', 50);
+    const a = await w.node('a', '10.0.0.1');
+    const b = await w.node('b', '10.0.0.2');
+    const t0 = w.clock.now();
+    let peer: import('../../../p2p/peer.js').Peer | undefined;
+    void a.sw.dialPeerWithAddress(b.addr).then((p) => (peer = p));
+    await until(w.clock, () => peer !== undefined, 5000, 5);
+    // connect + ephemeral keys + auth signatures + NodeInfo: 4 one-way trips at least.
+    expect(w.clock.now() - t0).toBeGreaterThanOrEqual(200);
+    const sent = w.clock.now();
+    peer!.trySend(0x40, Buffer.from('slow'));
+    await until(w.clock, () => b.reactor.received.length === 1, 1000, 1);
+    expect(w.clock.now() - sent).toBe(50);
+  });
+
   it('stop leaves no timers, connections, listeners or peers behind', async () => {
     w = world();
     const a = await w.node('a', '10.0.0.1');

@@ -220,5 +220,8 @@ describe('upgrade rejections, each with its own typed error', () => {
     expect(errs[0]).toBeInstanceOf(ErrUpgradeTimeout);
     expect((errs[0] as ErrUpgradeTimeout).stage).toBe('address-filter');
     for (const e of [err, err2, errs[0]]) expect(e).toBeInstanceOf(ErrRejected);
+    // Every deadline was cleared on the way out (no peers, so no MConnection timers either).
+    await w.clock.settle(5);
+    expect(w.clock.pendingTimers()).toBe(0);
   });
 });
