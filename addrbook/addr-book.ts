@@ -13,6 +13,7 @@ import type { Clock } from '../p2p/clock.js';
 import type { Rng } from '../p2p/rng.js';
 import { type Logger, silentLogger } from '../p2p/logger.js';
 import { NetAddress } from '../p2p/net-address.js';
+import { isValidNodeId } from '../p2p/node-id.js';
 import { BucketTable } from './bucket-table.js';
 import { groupKey, groupKeyOfIp } from './group-key.js';
 import { KnownAddress } from './known-address.js';
@@ -22,11 +23,13 @@ import {
   BUCKET_TYPE_OLD,
   DEFAULT_LAYOUT,
   DUMP_ADDRESS_INTERVAL_MS,
+  MAX_BANNED_ENTRIES,
   NEED_ADDRESS_THRESHOLD,
 } from './params.js';
 import { PlacementHasher } from './placement-hash.js';
 import { BOOK_KEY_PATTERN, type DecodedBook, decodeBook, encodeBook, type RawEntry } from './persistence.js';
 import { writeFileAtomic } from './atomic-write.js';
+import { scanBook } from './book-scanner.js';
 import { chooseOld, clampBias, sampleDistinct, sampleIndices, selectionSize, wantedNew } from './selection.js';
 import { checkBookInvariants } from './invariants.js';
 import {
@@ -326,18 +329,55 @@ export class AddrBook {
   }
 
   /**
-   * Bans a stored address for `banTimeMs`: it leaves every bucket, cannot be re-added, and stays in
-   * the ban list (saved in the file) until reinstateBadPeers finds the ban over. Unknown IDs are
-   * ignored, as in CometBFT.
+   * Bans `addr`'s node ID for `banTimeMs`: a stored entry leaves every bucket, the ID cannot be
+   * (re-)added, and the ban stays in the ban list (saved in the file) until reinstateBadPeers finds
+   * it over or unban lifts it. An ID already banned keeps the later of both end times.
+   *
+   * Unlike CometBFT, an ID the book does not hold is banned too (CometBFT ignores it, so a peer
+   * that misbehaved on an inbound connection, typically one we never stored, could have its
+   * address gossiped straight back in): a ban record is kept with `addr` as its address. Such a
+   * record returns to the book when the ban ends only if the address is one the book would accept
+   * (valid, routable in strict mode, not private, not ours); otherwise it is simply dropped. The ban
+   * list is bounded (MAX_BANNED_ENTRIES, the ban ending soonest goes first). Our own addresses and
+   * addresses with an invalid ID are not banned.
    */
   markBad(addr: NetAddress, banTimeMs: number): void {
     if (!Number.isFinite(banTimeMs)) throw new ErrAddrBookOption('banTimeMs', 'a finite number of milliseconds', banTimeMs);
+    if (addr === undefined || addr === null) throw new ErrAddrBookNilAddr('addr');
+    const now = this.clock.now();
+    const duration = Math.max(0, banTimeMs);
     const ka = this.byId.get(addr.id);
-    if (ka === undefined) return;
-    ka.ban(this.clock.now(), Math.max(0, banTimeMs));
-    this.forget(ka);
-    this.banned.set(ka.id, ka);
+    if (ka !== undefined) {
+      ka.ban(now, duration);
+      this.forget(ka);
+      this.banned.set(ka.id, ka);
+      this.dirty = true;
+      this.enforceBanLimit();
+      return;
+    }
+    const already = this.banned.get(addr.id);
+    if (already !== undefined) {
+      already.ban(now, duration);
+      this.dirty = true;
+      return;
+    }
+    if (!isValidNodeId(addr.id) || this.ourAddrs.has(addr.toString())) return;
+    // Nobody told us about it: it is its own source.
+    const record = new KnownAddress(addr, addr, now);
+    record.ban(now, duration);
+    this.banned.set(record.id, record);
     this.dirty = true;
+    this.enforceBanLimit();
+  }
+
+  /** Keeps the ban list within MAX_BANNED_ENTRIES by dropping the bans that end soonest. */
+  private enforceBanLimit(): void {
+    while (this.banned.size > MAX_BANNED_ENTRIES) {
+      let soonest: KnownAddress | undefined;
+      for (const b of this.banned.values()) if (soonest === undefined || b.lastBanTimeMs < soonest.lastBanTimeMs) soonest = b;
+      this.banned.delete(soonest!.id);
+      this.log.debug({ addr: soonest!.key }, 'ban list full: the ban ending soonest was dropped');
+    }
   }
 
   /** Whether `addr`'s ID is in the ban list (until reinstated, even once the ban time is over). */
@@ -368,9 +408,10 @@ export class AddrBook {
    * bucket is full of entries that are not terrible (gossip can bring it back).
    */
   unban(target: NetAddress | string): boolean {
-    const id = typeof target === 'string' ? target.toLowerCase() : target?.id;
+    const id = typeof target === 'string' ? target : target?.id;
     if (typeof id !== 'string') throw new ErrAddrBookNilAddr('addr');
-    const ka = this.banned.get(id);
+    // IDs are lowercase hex on the wire; an operator may type them in capitals.
+    const ka = this.banned.get(id) ?? this.banned.get(id.toLowerCase());
     if (ka === undefined) return false;
     const now = this.clock.now();
     // The ban is over as of now: a later markBad starts from here, not from the lifted end time.
@@ -385,8 +426,10 @@ export class AddrBook {
     this.dirty = true;
     ka.bucketType = BUCKET_TYPE_NEW;
     ka.attempts = 0;
-    // Private IDs and our own addresses may have been declared while it was banned.
+    // Private IDs and our own addresses may have been declared while it was banned, and a ban of an
+    // address the book never held may name one it would not store.
     if (this.privateIds.has(ka.id) || this.privateIds.has(ka.src.id) || this.ourAddrs.has(ka.key)) return false;
+    if (this.routabilityStrict ? !ka.addr.routable() : !ka.addr.valid()) return false;
     if (this.byId.has(ka.id) || !this.placeNew(ka, this.newBucketOf(ka.addr, ka.src), now)) {
       this.log.debug({ addr: ka.key }, 'ban over: no room in its new bucket, address forgotten');
       return false;
@@ -482,16 +525,18 @@ export class AddrBook {
   private loadFile(path: string): AddrBookLoadReport {
     const report: AddrBookLoadReport = { status: 'missing', loaded: 0, banned: 0, skipped: 0, replaced: 0 };
     this.pendingAside = undefined;
-    let text: string;
+    let bytes: Buffer;
     try {
-      text = readFileSync(path, 'utf8');
+      bytes = readFileSync(path);
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return report;
       return this.keepAsideCorrupt(path, `unreadable (${(err as Error).message})`, report);
     }
     let decoded: DecodedBook;
     try {
-      decoded = decodeBook(text, path);
+      // The byte scanner reads the usual shape without building a JSON tree; anything else (and
+      // every judgement of a bad file) goes through the general decoder.
+      decoded = scanBook(bytes) ?? decodeBook(bytes.toString('utf8'), path);
     } catch (err) {
       return this.keepAsideCorrupt(path, (err as ErrAddrBookFileCorrupt).reason ?? String(err), report);
     }
@@ -501,7 +546,7 @@ export class AddrBook {
     const srcCache = new Map<string, NetAddress>();
     let skipped = decoded.invalid.length;
     for (const raw of decoded.banned) {
-      const ka = this.entryFromRaw(raw, now, srcCache);
+      const ka = this.entryFromRaw(raw, now, srcCache, 'ban');
       if (ka === undefined || this.banned.has(ka.id)) {
         skipped++;
         continue;
@@ -510,6 +555,7 @@ export class AddrBook {
       this.banned.set(ka.id, ka);
       report.banned++;
     }
+    this.enforceBanLimit();
     for (const raw of decoded.addrs) {
       const ka = this.entryFromRaw(raw, now, srcCache);
       if (ka === undefined || this.byId.has(ka.id) || this.banned.has(ka.id)) {
@@ -558,7 +604,11 @@ export class AddrBook {
     return candidate;
   }
 
-  private entryFromRaw(raw: RawEntry, now: number, srcCache: Map<string, NetAddress>): KnownAddress | undefined {
+  /**
+   * A stored entry, or undefined when the book may not hold it. A ban record (`as` = 'ban') only
+   * needs a valid ID: bans may name addresses the book would not store (see markBad).
+   */
+  private entryFromRaw(raw: RawEntry, now: number, srcCache: Map<string, NetAddress>, as: 'entry' | 'ban' = 'entry'): KnownAddress | undefined {
     let addr: NetAddress;
     let src: NetAddress;
     try {
@@ -576,8 +626,11 @@ export class AddrBook {
     } catch {
       return undefined;
     }
-    if (this.routabilityStrict ? !addr.routable() : !addr.valid()) return undefined;
-    if (this.privateIds.has(addr.id) || this.privateIds.has(src.id) || this.ourAddrs.has(addr.toString())) return undefined;
+    if (as === 'ban') {
+      if (!isValidNodeId(addr.id)) return undefined;
+    } else if (this.routabilityStrict ? !addr.routable() : !addr.valid()) return undefined;
+    if (as === 'entry' && this.privateIds.size > 0 && (this.privateIds.has(addr.id) || this.privateIds.has(src.id))) return undefined;
+    if (this.ourAddrs.size > 0 && this.ourAddrs.has(addr.toString())) return undefined;
     const ka = new KnownAddress(addr, src, now);
     ka.attempts = raw.attempts;
     ka.bucketType = raw.bucketType === BUCKET_TYPE_OLD ? BUCKET_TYPE_OLD : BUCKET_TYPE_NEW;

@@ -20,6 +20,12 @@ export const RECENT_ATTEMPT_GRACE_MS = 60 * 1000;
 /** A timestamp further than this in the future marks the entry terrible (clock skew or forgery). */
 export const FUTURE_TOLERANCE_MS = 10 * 60 * 1000;
 export const DAY_MS = 24 * 60 * 60 * 1000;
+/**
+ * Most bans the book keeps at once. Bans of addresses the book never stored (markBad on a peer it
+ * did not know) are not bounded by the tables, so the list is: past this, the ban that ends
+ * soonest is dropped. Ours: CometBFT only bans stored entries.
+ */
+export const MAX_BANNED_ENTRIES = 10_000;
 
 /** getSelection: max(min(MIN, size), size * PERCENT / 100), capped at MAX. */
 export const GET_SELECTION_PERCENT = 23;

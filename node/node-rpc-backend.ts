@@ -88,14 +88,8 @@ export class NodeRpcBackend implements RpcBackend {
   banAddress(address: string, durationMs: number): { untilMs: number } {
     const addr = parseIpAddress(address);
     const untilMs = this.d.bans.ban(addr.id, durationMs);
-    // The book's ban keeps PEX from dialing it and survives a restart; the book only bans what it
-    // stores, so the address goes in first (a refusal, e.g. an unroutable address in strict
-    // mode, leaves only the operator ban, which the peer filter enforces anyway).
-    try {
-      if (!this.d.book.hasAddress(addr)) this.d.book.addAddress(addr, addr);
-    } catch (err) {
-      this.d.logger.info({ err, address }, 'address book did not store the banned address; operator ban only');
-    }
+    // The book's ban keeps PEX from dialing or storing it and survives a restart; the book bans
+    // the ID whether or not it holds the address.
     this.d.book.markBad(addr, durationMs);
     const peer = this.d.sw.peers.get(addr.id);
     if (peer) this.d.sw.stopPeerForError(peer, new ErrPeerBannedByOperator(addr.id, untilMs));

@@ -59,6 +59,8 @@ export interface NodeOptions {
    */
   tuning?: {
     switch?: Partial<Omit<SwitchOptions, 'nodeInfo'>>;
+    /** NodeInfo fields over the ones taken from the config (e.g. tx_index 'on' to stand in for a CometBFT node in a replay). */
+    nodeInfo?: Partial<SwitchOptions['nodeInfo']>;
     pex?: Partial<PexReactorOptions>;
     addrBook?: Partial<AddrBookOptions>;
   };
@@ -121,6 +123,7 @@ export class Node {
           listenAddr: advertisedListenAddr(config),
           txIndex: 'off',
           rpcAddress: config.rpc.laddr,
+          ...options.tuning?.nodeInfo,
         },
         maxInboundPeers: config.p2p.maxNumInboundPeers,
         maxOutboundPeers: config.p2p.maxNumOutboundPeers,

@@ -16,8 +16,6 @@ interface IpRange {
   readonly bits: number;
 }
 
-const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
-
 /**
  * Parses an IP literal the way Go's `net.ParseIP` does: dotted-quad IPv4 (no leading zeros,
  * each part 0..255) or IPv6 text (hex groups of up to 4 digits, one `::`, an optional trailing
@@ -25,16 +23,16 @@ const V4_MAPPED_PREFIX = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff];
  * undefined when `text` is not an IP literal.
  */
 export function parseIp(text: string): Uint8Array | undefined {
-  if (text.includes(':')) return parseIpv6(text);
-  const v4 = parseIpv4Parts(text);
-  if (v4 === undefined) return undefined;
-  return ipv4Mapped(v4[0], v4[1], v4[2], v4[3]);
+  const v4 = parseIpv4Value(text);
+  if (v4 >= 0) return ipv4MappedOf(v4);
+  return text.includes(':') ? parseIpv6(text) : undefined;
 }
 
 /** The 16-byte IPv4-mapped form of a.b.c.d. */
 export function ipv4Mapped(a: number, b: number, c: number, d: number): Uint8Array {
   const out = new Uint8Array(IP_BYTE_LENGTH);
-  out.set(V4_MAPPED_PREFIX);
+  out[10] = 0xff;
+  out[11] = 0xff;
   out[12] = a;
   out[13] = b;
   out[14] = c;
@@ -42,19 +40,44 @@ export function ipv4Mapped(a: number, b: number, c: number, d: number): Uint8Arr
   return out;
 }
 
-function parseIpv4Parts(text: string): [number, number, number, number] | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  const out: number[] = [];
-  for (const part of parts) {
-    if (!/^[0-9]{1,3}$/.test(part)) return undefined;
-    // Go (since 1.17) rejects leading zeros: "010" could mean octal to other parsers.
-    if (part.length > 1 && part[0] === '0') return undefined;
-    const value = Number(part);
-    if (value > 255) return undefined;
-    out.push(value);
+/** The 16-byte IPv4-mapped form of a 32-bit IPv4 value (as parseIpv4Value returns it). */
+export function ipv4MappedOf(value: number): Uint8Array {
+  return ipv4Mapped((value / 0x1000000) & 0xff, (value >> 16) & 0xff, (value >> 8) & 0xff, value & 0xff);
+}
+
+/**
+ * Parses a strict dotted quad in text[from, to) — exactly four decimal parts of 1 to 3 digits,
+ * each 0..255, no leading zeros (Go since 1.17 rejects them: "010" means octal to other parsers),
+ * nothing else — and returns its 32-bit value (0..2^32-1), or -1 when the text is not one.
+ * A single pass over the characters, with no allocation: loading a full address book parses
+ * 40 000 of these. A text it accepts is already in canonical form (formatIp would print it back
+ * unchanged), which NetAddress relies on to skip formatting.
+ */
+export function parseIpv4Value(text: string, from = 0, to = text.length): number {
+  let value = 0;
+  let part = 0;
+  let digits = 0;
+  let dots = 0;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 46 /* . */) {
+      if (digits === 0 || dots === 3) return -1;
+      value = value * 256 + part;
+      dots++;
+      part = 0;
+      digits = 0;
+    } else if (c >= 48 && c <= 57) {
+      // A second digit after a leading '0', or a fourth digit.
+      if ((digits === 1 && part === 0) || digits === 3) return -1;
+      part = part * 10 + (c - 48);
+      if (part > 255) return -1;
+      digits++;
+    } else {
+      return -1;
+    }
   }
-  return out as [number, number, number, number];
+  if (digits === 0 || dots !== 3) return -1;
+  return value * 256 + part;
 }
 
 function parseIpv6(text: string): Uint8Array | undefined {
@@ -90,9 +113,9 @@ function parseIpv6Groups(text: string, mayEndWithIpv4: boolean): number[] | unde
   for (let i = 0; i < groups.length; i++) {
     const group = groups[i];
     if (i === groups.length - 1 && mayEndWithIpv4 && group.includes('.')) {
-      const v4 = parseIpv4Parts(group);
-      if (v4 === undefined) return undefined;
-      bytes.push(...v4);
+      const v4 = parseIpv4Value(group);
+      if (v4 < 0) return undefined;
+      bytes.push((v4 / 0x1000000) & 0xff, (v4 >> 16) & 0xff, (v4 >> 8) & 0xff, v4 & 0xff);
       continue;
     }
     if (!/^[0-9a-fA-F]{1,4}$/.test(group)) return undefined;
@@ -105,8 +128,11 @@ function parseIpv6Groups(text: string, mayEndWithIpv4: boolean): number[] | unde
 
 /** True for IPv4-mapped addresses (`::ffff:0:0/96`), i.e. what Go's `To4()` accepts. */
 export function isIpv4(ip: Uint8Array): boolean {
-  for (let i = 0; i < 12; i++) if (ip[i] !== V4_MAPPED_PREFIX[i]) return false;
-  return true;
+  return (
+    ip[10] === 0xff &&
+    ip[11] === 0xff &&
+    (ip[0] | ip[1] | ip[2] | ip[3] | ip[4] | ip[5] | ip[6] | ip[7] | ip[8] | ip[9]) === 0
+  );
 }
 
 /**
@@ -243,6 +269,41 @@ export function invalidIpProblem(ip: Uint8Array): string | undefined {
  * or local.
  */
 export function isRoutableIp(ip: Uint8Array): boolean {
+  if (isIpv4(ip)) return isRoutableIpv4Value(ipv4ValueOf(ip));
   if (invalidIpProblem(ip) !== undefined) return false;
   return !(isRfc1918(ip) || isRfc3927(ip) || isRfc4862(ip) || isRfc4193(ip) || isRfc4843(ip) || isLocalIp(ip));
+}
+
+/*
+ * The same classifications for an IPv4 address held as its 32-bit value (0..2^32-1, as
+ * parseIpv4Value returns it): NetAddress keeps IPv4 that way (no 16-byte array per address), and
+ * the address book classifies every address it loads or hears of. Only IPv4 ranges can matter (an
+ * IPv6 range never holds an IPv4 address); a test checks each against the 16-byte predicates.
+ */
+
+/** The 32-bit value of an IPv4(-mapped) 16-byte address (the caller checked isIpv4). */
+export function ipv4ValueOf(ip: Uint8Array): number {
+  return ip[12] * 0x1000000 + ((ip[13] << 16) | (ip[14] << 8) | ip[15]);
+}
+
+/** invalidIpProblem for an IPv4 value: unspecified 0.0.0.0 or broadcast 255.255.255.255. */
+export function invalidIpv4ValueProblem(v: number): string | undefined {
+  return v === 0 || v === 0xffffffff ? 'invalid IP' : undefined;
+}
+
+/** isLocalIp for an IPv4 value: 0.0.0.0/8 or loopback 127/8. */
+export function isLocalIpv4Value(v: number): boolean {
+  const a = (v / 0x1000000) | 0;
+  return a === 0 || a === 127;
+}
+
+/** isRoutableIp for an IPv4 value. */
+export function isRoutableIpv4Value(v: number): boolean {
+  const a = (v / 0x1000000) | 0;
+  const b = (v >> 16) & 0xff;
+  if (a === 0 || a === 127) return false; // 0.0.0.0/8 (includes unspecified) and loopback: local
+  if (v === 0xffffffff) return false; // broadcast
+  if (a === 10 || (a === 172 && (b & 0xf0) === 16) || (a === 192 && b === 168)) return false; // RFC 1918
+  if (a === 169 && b === 254) return false; // RFC 3927 link-local
+  return true;
 }

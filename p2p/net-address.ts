@@ -11,10 +11,16 @@ import { SwitchyardError } from './errors.js';
 import {
   formatIp,
   invalidIpProblem,
+  invalidIpv4ValueProblem,
+  ipv4MappedOf,
+  ipv4ValueOf,
   isIpv4,
   isLocalIp,
+  isLocalIpv4Value,
   isRoutableIp,
+  isRoutableIpv4Value,
   parseIp,
+  parseIpv4Value,
 } from './ip-ranges.js';
 import { nodeIdProblem, type NodeId } from './node-id.js';
 
@@ -84,7 +90,10 @@ export class NetAddress {
   /** Canonical text: dotted IPv4 (also for IPv4-mapped input), IPv6 in RFC 5952 form, no brackets. */
   readonly ip: string;
   readonly port: number;
-  private readonly bytes: Uint8Array;
+  /** IPv4 (also IPv4-mapped input) as its 32-bit value, else -1. No byte array per IPv4 address. */
+  private readonly v4: number;
+  /** The 16 bytes of a (non-IPv4) IPv6 address; undefined for IPv4. */
+  private readonly v6: Uint8Array | undefined;
   private readonly text: string;
 
   /**
@@ -94,15 +103,33 @@ export class NetAddress {
    * as in CometBFT, so addresses learned from peers can be inspected before being judged.
    */
   constructor(id: NodeId, ip: string, port: number) {
-    const bytes = parseIp(ip.includes(':') ? ip.replace(/%[^%]*$/, '') : ip);
-    if (bytes === undefined) throw new ErrNetAddressBadField('ip', ip, 'not an IP literal');
+    if (typeof ip !== 'string') throw new ErrNetAddressBadField('ip', ip, 'not an IP literal');
     if (!Number.isInteger(port) || port < 0 || port > MAX_PORT) {
       throw new ErrNetAddressBadField('port', port, `must be an integer from 0 to ${MAX_PORT}`);
     }
     this.id = id;
-    this.bytes = bytes;
-    this.ip = formatIp(bytes);
     this.port = port;
+    // Fast path (the address book builds tens of thousands of these when it loads): a strict dotted
+    // quad is parsed in one allocation-free pass and is its own canonical text, so it is kept as
+    // given instead of being formatted again. Everything else takes the general parser.
+    const v4 = parseIpv4Value(ip);
+    if (v4 >= 0) {
+      this.v4 = v4;
+      this.v6 = undefined;
+      this.ip = ip;
+      this.text = id === '' ? `${ip}:${port}` : `${id}@${ip}:${port}`;
+      return;
+    }
+    const bytes = parseIp(ip.includes(':') ? ip.replace(/%[^%]*$/, '') : ip);
+    if (bytes === undefined) throw new ErrNetAddressBadField('ip', ip, 'not an IP literal');
+    if (isIpv4(bytes)) {
+      this.v4 = ipv4ValueOf(bytes);
+      this.v6 = undefined;
+    } else {
+      this.v4 = -1;
+      this.v6 = bytes;
+    }
+    this.ip = formatIp(bytes);
     const dial = this.dialString();
     this.text = id === '' ? dial : `${id}@${dial}`;
   }
@@ -162,12 +189,19 @@ export class NetAddress {
    */
   static fromProto(p: { id?: string | null; ip?: string | null; port?: number | null }): NetAddress {
     const proto = { id: p.id ?? '', ip: p.ip ?? '', port: p.port ?? 0 };
-    const ip = parseIp(proto.ip);
-    if (ip === undefined) throw new ErrNetAddressFromProto(proto, `IP "${proto.ip}" is not an IP literal`);
+    const notIp = (): ErrNetAddressFromProto => new ErrNetAddressFromProto(proto, `IP "${proto.ip}" is not an IP literal`);
+    // A zone is something only a local socket has; a peer's or a file's IP never carries one.
+    if (typeof proto.ip !== 'string' || proto.ip.includes('%')) throw notIp();
     if (!Number.isInteger(proto.port) || proto.port < 0 || proto.port > MAX_PORT) {
       throw new ErrNetAddressFromProto(proto, `port ${proto.port} is out of range 0..${MAX_PORT}`);
     }
-    return new NetAddress(proto.id, formatIp(ip), proto.port);
+    // One parse, in the constructor (the port is fine, so only the IP can fail there).
+    try {
+      return new NetAddress(proto.id, proto.ip, proto.port);
+    } catch (err) {
+      if (err instanceof ErrNetAddressBadField) throw notIp();
+      throw err;
+    }
   }
 
   toProto(): { id: string; ip: string; port: number } {
@@ -198,7 +232,7 @@ export class NetAddress {
   validProblem(): string | undefined {
     const idProblem = nodeIdProblem(this.id);
     if (idProblem !== undefined) return `invalid ID: ${idProblem}`;
-    return invalidIpProblem(this.bytes);
+    return this.v6 === undefined ? invalidIpv4ValueProblem(this.v4) : invalidIpProblem(this.v6);
   }
 
   valid(): boolean {
@@ -207,21 +241,22 @@ export class NetAddress {
 
   /** Valid and on the public internet (not private, link-local, unique-local, ORCHID or local). */
   routable(): boolean {
-    return this.valid() && isRoutableIp(this.bytes);
+    if (nodeIdProblem(this.id) !== undefined) return false;
+    return this.v6 === undefined ? isRoutableIpv4Value(this.v4) : isRoutableIp(this.v6);
   }
 
   /** Loopback or 0.0.0.0/8. */
   local(): boolean {
-    return isLocalIp(this.bytes);
+    return this.v6 === undefined ? isLocalIpv4Value(this.v4) : isLocalIp(this.v6);
   }
 
   isIPv4(): boolean {
-    return isIpv4(this.bytes);
+    return this.v6 === undefined;
   }
 
   /** The 16-byte form (IPv4 as ::ffff:a.b.c.d). A copy: callers may keep or change it. */
   ipBytes(): Uint8Array {
-    return this.bytes.slice();
+    return this.v6 === undefined ? ipv4MappedOf(this.v4) : this.v6.slice();
   }
 }
 

@@ -92,6 +92,13 @@ export interface SwitchOptions {
   peerFilters?: PeerFilter[];
   /** Passed to every peer's MConnection. */
   mconnection?: MConnectionOptions;
+  /**
+   * FOR TESTS AND REPLAYS ONLY. Called once per SecretConnection handshake (dialed and accepted)
+   * for the ephemeral X25519 private key (32 bytes) to use, so a run can reproduce recorded bytes
+   * (test/node/conversation-replay.test.ts). A fixed key gives up forward secrecy: never set it
+   * on a real node. Default: unset, and every handshake draws a fresh random key.
+   */
+  ephemeralKeyProvider?: () => Uint8Array;
 }
 
 export interface ResolvedSwitchOptions {
@@ -108,6 +115,7 @@ export interface ResolvedSwitchOptions {
   connFilters: ConnFilter[];
   peerFilters: PeerFilter[];
   mconnection: MConnectionOptions;
+  ephemeralKeyProvider: (() => Uint8Array) | undefined;
 }
 
 function nonNegativeInt(key: string, value: number | undefined, fallback: number): number {
@@ -119,6 +127,11 @@ function nonNegativeInt(key: string, value: number | undefined, fallback: number
 function positiveInt(key: string, value: number | undefined, fallback: number): number {
   if (value === undefined) return fallback;
   if (!Number.isSafeInteger(value) || value <= 0) throw new ErrSwitchConfig(key, value, 'a positive integer (milliseconds)');
+  return value;
+}
+
+function optionalFunction<F>(key: string, value: F | undefined): F | undefined {
+  if (value !== undefined && typeof value !== 'function') throw new ErrSwitchConfig(key, value, 'a function, or unset');
   return value;
 }
 
@@ -142,6 +155,7 @@ export function resolveSwitchOptions(options: SwitchOptions): ResolvedSwitchOpti
     connFilters: options.connFilters ?? [],
     peerFilters: options.peerFilters ?? [],
     mconnection: options.mconnection ?? {},
+    ephemeralKeyProvider: optionalFunction('ephemeralKeyProvider', options.ephemeralKeyProvider),
   };
 }
 

@@ -460,6 +460,7 @@ export class Switch extends SafeEmitter<SwitchEvents> {
           dialedId: addr.id,
           handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
           signal: this.stopController.signal,
+          ephemeralPrivateKey: this.opts.ephemeralKeyProvider?.(),
         },
       );
       return await this.addPeer(up, raw, true, addr);
@@ -523,6 +524,7 @@ export class Switch extends SafeEmitter<SwitchEvents> {
           ourNodeInfo: this.nodeInfo(),
           handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
           signal: this.stopController.signal,
+          ephemeralPrivateKey: this.opts.ephemeralKeyProvider?.(),
         },
       );
       await this.addPeer(up, raw, false, new NetAddress(up.id, raw.remote.ip, raw.remote.port));

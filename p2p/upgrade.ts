@@ -55,6 +55,8 @@ export interface UpgradeRequest {
   handshakeTimeoutMs?: number;
   /** Aborting (the Switch stopping) closes the connection and rejects. */
   signal?: AbortSignal;
+  /** Tests and replays only: a fixed ephemeral X25519 private key (32 bytes). Default: a fresh random one. */
+  ephemeralPrivateKey?: Uint8Array;
 }
 
 export interface UpgradedConnection {
@@ -152,7 +154,10 @@ export async function upgradeConnection(deps: UpgradeDeps, req: UpgradeRequest):
       timeoutMs,
       (signal) => {
         signal.addEventListener('abort', () => raw.destroy(), { once: true });
-        return SecretConnection.handshake({ clock }, raw, req.identity, { handshakeTimeoutMs: timeoutMs + 1 }).catch(
+        return SecretConnection.handshake({ clock }, raw, req.identity, {
+          handshakeTimeoutMs: timeoutMs + 1,
+          ephemeralPrivateKey: req.ephemeralPrivateKey,
+        }).catch(
           (cause: unknown) => {
             if (signal.aborted) throw signal.reason;
             throw new ErrRejectedAuthFailure(remote, 'handshake', cause);
