@@ -3,9 +3,10 @@
  * in CometBFT's order. Each failure is a typed ErrRejected subclass naming the failed check, and
  * closes the connection. Every timeout runs on the injected Clock and is cleared on the way out.
  *
- *   SecretConnection handshake (3 s) → outbound: remote ID = dialed ID → NodeInfo exchange (3 s,
- *   ours written while theirs is read, ≤ 10 240 bytes) → validate → NodeInfo ID = authenticated ID
- *   → not ourselves → compatible (block version, network, a common channel)
+ *   SecretConnection handshake (3 s; our NodeInfo goes out in the AuthSig's socket write) →
+ *   outbound: remote ID = dialed ID → NodeInfo exchange (3 s: theirs is read, ≤ 10 240 bytes) →
+ *   validate → NodeInfo ID = authenticated ID → not ourselves → compatible (block version,
+ *   network, a common channel)
  *
  * The connection filters by address run before this (on the raw connection) and the peer filters
  * by ID after it, both in the Switch with `runFilters`, as CometBFT does.
@@ -13,7 +14,7 @@
 import type { Duplex } from 'node:stream';
 import type { Clock, TimerHandle } from './clock.js';
 import { SecretConnection, type LocalIdentity } from './conn/secret-connection.js';
-import { readDelimited, writeDelimited } from './conn/delimited.js';
+import { encodeDelimited, readDelimited } from './conn/delimited.js';
 import {
   MAX_NODE_INFO_SIZE_BYTES,
   checkNodeInfoCompatible,
@@ -145,6 +146,7 @@ export async function upgradeConnection(deps: UpgradeDeps, req: UpgradeRequest):
   const remote = remoteOf(req.raw);
   const timeoutMs = req.handshakeTimeoutMs ?? DEFAULT_HANDSHAKE_TIMEOUT_MS;
   const raw: Duplex = req.raw.stream;
+  const ourNodeInfoDelimited = encodeDelimited(encodeNodeInfo(req.ourNodeInfo));
   let conn: SecretConnection | undefined;
   try {
     // 1. SecretConnection handshake. Our deadline is scheduled first, so with equal timeouts it
@@ -157,6 +159,9 @@ export async function upgradeConnection(deps: UpgradeDeps, req: UpgradeRequest):
         return SecretConnection.handshake({ clock }, raw, req.identity, {
           handshakeTimeoutMs: timeoutMs + 1,
           ephemeralPrivateKey: req.ephemeralPrivateKey,
+          // Our NodeInfo does not depend on the peer: it rides in the AuthSig's socket write
+          // (same frames and bytes as writing it afterwards, one write fewer per side).
+          earlyData: ourNodeInfoDelimited,
         }).catch(
           (cause: unknown) => {
             if (signal.aborted) throw signal.reason;
@@ -175,18 +180,14 @@ export async function upgradeConnection(deps: UpgradeDeps, req: UpgradeRequest):
       throw new ErrRejectedDialedIdMismatch(remote, req.dialedId, authenticatedId);
     }
 
-    // 3. NodeInfo exchange, both directions at once.
+    // 3. NodeInfo exchange: ours went out with the AuthSig (step 1); read theirs.
     const theirBytes = await withDeadline(
       clock,
       timeoutMs,
       async (signal) => {
         signal.addEventListener('abort', () => secret.destroy(), { once: true });
         try {
-          const [, body] = await Promise.all([
-            writeDelimited(secret, encodeNodeInfo(req.ourNodeInfo)),
-            readDelimited(secret, { maxBytes: MAX_NODE_INFO_SIZE_BYTES, what: 'NodeInfo', signal }),
-          ]);
-          return body;
+          return await readDelimited(secret, { maxBytes: MAX_NODE_INFO_SIZE_BYTES, what: 'NodeInfo', signal });
         } catch (cause) {
           if (signal.aborted) throw signal.reason;
           throw new ErrRejectedAuthFailure(remote, 'node-info-exchange', cause);

@@ -144,23 +144,93 @@ export function readExactly(stream: Readable, n: number, signal?: AbortSignal): 
  * Reads one uvarint-length-delimited message and returns its body. Throws
  * ErrDelimitedMessageTooLarge, ErrDelimitedMessageTruncated or ErrDelimitedVarintMalformed, the
  * stream's own error if it fails, or the abort reason.
+ *
+ * One set of listeners serves the whole message (prefix and body): the prefix is taken a byte
+ * at a time with `read(1)` inside a single 'readable' handler, so a prefix that is already
+ * buffered costs no listener changes and no extra promises (this runs twice per handshake and
+ * once per NodeInfo exchange, so it is on the upgrade's hot path).
  */
-export async function readDelimited(stream: Readable, options: ReadDelimitedOptions): Promise<Buffer> {
+export function readDelimited(stream: Readable, options: ReadDelimitedOptions): Promise<Buffer> {
   const what = options.what ?? 'delimited message';
-  let length = 0;
-  let scale = 1;
-  for (let i = 0; ; i++) {
-    if (i === MAX_UVARINT_BYTES) throw new ErrDelimitedVarintMalformed(what);
-    const b = await readExactly(stream, 1, options.signal);
-    if (b.length === 0) throw new ErrDelimitedMessageTruncated(what, 'length', i, undefined);
-    const byte = b[0];
-    length += (byte & 0x7f) * scale;
-    scale *= 0x80;
-    // Later bytes only add higher bits, so the running value is a lower bound: fail early.
-    if (length > options.maxBytes) throw new ErrDelimitedMessageTooLarge(what, length, options.maxBytes);
-    if ((byte & 0x80) === 0) break;
-  }
-  const body = await readExactly(stream, length, options.signal);
-  if (body.length < length) throw new ErrDelimitedMessageTruncated(what, 'body', body.length, length);
-  return body;
+  const { maxBytes, signal } = options;
+  return new Promise<Buffer>((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    if (stream.errored) {
+      reject(stream.errored);
+      return;
+    }
+    let prefixBytes = 0;
+    let length = 0;
+    let scale = 1;
+    /** The announced body length once the prefix is complete; -1 while reading the prefix. */
+    let bodyLength = -1;
+    let settled = false;
+    const finish = (result: Buffer | null, err?: unknown): void => {
+      if (settled) return;
+      settled = true;
+      stream.off('readable', onReadable);
+      stream.off('end', onEnd);
+      stream.off('error', onError);
+      stream.off('close', onClose);
+      signal?.removeEventListener('abort', onAbort);
+      if (result) resolve(result);
+      else reject(err);
+    };
+    const truncated = (received: number): ErrDelimitedMessageTruncated =>
+      bodyLength < 0
+        ? new ErrDelimitedMessageTruncated(what, 'length', prefixBytes, undefined)
+        : new ErrDelimitedMessageTruncated(what, 'body', received, bodyLength);
+    /** Takes what it can; settles when the message is complete or cannot be. */
+    const onReadable = (): void => {
+      while (bodyLength < 0) {
+        if (prefixBytes === MAX_UVARINT_BYTES) {
+          finish(null, new ErrDelimitedVarintMalformed(what));
+          return;
+        }
+        const b = stream.read(1) as Buffer | null;
+        if (b === null) return; // wait for more ('end' reports a cut-off prefix)
+        if (b.length === 0) {
+          finish(null, truncated(0));
+          return;
+        }
+        const byte = b[0];
+        prefixBytes++;
+        length += (byte & 0x7f) * scale;
+        scale *= 0x80;
+        // Later bytes only add higher bits, so the running value is a lower bound: fail early.
+        if (length > maxBytes) {
+          finish(null, new ErrDelimitedMessageTooLarge(what, length, maxBytes));
+          return;
+        }
+        if ((byte & 0x80) === 0) bodyLength = length;
+      }
+      if (bodyLength === 0) {
+        finish(Buffer.alloc(0));
+        return;
+      }
+      // read(n) returns exactly n bytes, or null while fewer are buffered; after the end it
+      // returns whatever is left (fewer than n).
+      const body = stream.read(bodyLength) as Buffer | null;
+      if (body === null) return;
+      if (body.length < bodyLength) finish(null, truncated(body.length));
+      else finish(body);
+    };
+    const onEnd = (): void => finish(null, truncated(0));
+    const onError = (err: unknown): void => finish(null, err);
+    const onClose = (): void => finish(null, stream.errored ?? truncated(0));
+    const onAbort = (): void => finish(null, signal!.reason);
+    if (stream.destroyed || stream.readableEnded) {
+      reject(truncated(0));
+      return;
+    }
+    stream.on('readable', onReadable);
+    stream.on('end', onEnd);
+    stream.on('error', onError);
+    stream.on('close', onClose);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    onReadable();
+  });
 }

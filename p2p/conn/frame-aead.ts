@@ -31,6 +31,33 @@ export interface FrameAead {
    * are then unspecified.
    */
   openFrameInto(src: Buffer, srcOffset: number, dst: Buffer, dstOffset: number, nonce: Buffer): boolean;
+  /**
+   * Seals frame `index` of a SealBuffer in place: the same as `sealFrame(sb.buf, index * 1044,
+   * nonce)`, but with the views prepared once per buffer instead of made per frame.
+   */
+  sealFrameOf(sb: SealBuffer, index: number, nonce: Buffer): void;
+}
+
+/**
+ * A reusable output buffer of `frames` sealed-frame slots with the per-frame views libsodium
+ * needs made once: creating three typed-array views per frame is about 5% of the cost of sealing
+ * it, and a buffer reused across batches saves a large allocation per socket write.
+ */
+export class SealBuffer {
+  readonly buf: Buffer;
+  /** Plaintext (then ciphertext) region of each slot: 1028 bytes. */
+  readonly texts: Uint8Array[] = [];
+  /** Tag region of each slot: 16 bytes. */
+  readonly tags: Uint8Array[] = [];
+
+  constructor(readonly frames: number) {
+    this.buf = Buffer.allocUnsafe(frames * FRAME_SEALED_BYTES);
+    for (let i = 0; i < frames; i++) {
+      const base = this.buf.byteOffset + i * FRAME_SEALED_BYTES;
+      this.texts.push(new Uint8Array(this.buf.buffer, base, FRAME_PLAINTEXT_BYTES));
+      this.tags.push(new Uint8Array(this.buf.buffer, base + FRAME_PLAINTEXT_BYTES, AEAD_TAG_BYTES));
+    }
+  }
 }
 
 /** libsodium through sodium-native's checked JS wrapper. */
@@ -56,6 +83,11 @@ class SodiumFrameAead implements FrameAead {
       return false;
     }
   }
+
+  sealFrameOf(sb: SealBuffer, index: number, nonce: Buffer): void {
+    const text = sb.texts[index];
+    this.sodium.crypto_aead_chacha20poly1305_ietf_encrypt_detached(text, sb.tags[index], text, null, null, nonce, this.key);
+  }
 }
 
 /** libsodium through sodium-native's raw addon functions (self-tested at load), on plain views. */
@@ -74,8 +106,14 @@ class SodiumDirectFrameAead implements FrameAead {
     const base = src.byteOffset + srcOffset;
     const text = new Uint8Array(src.buffer, base, FRAME_PLAINTEXT_BYTES);
     const tag = new Uint8Array(src.buffer, base + FRAME_PLAINTEXT_BYTES, AEAD_TAG_BYTES);
-    const plain = new Uint8Array(dst.buffer, dst.byteOffset + dstOffset, FRAME_PLAINTEXT_BYTES);
+    // Opening in place (the socket receive path) needs no third view.
+    const plain = src === dst && srcOffset === dstOffset ? text : new Uint8Array(dst.buffer, dst.byteOffset + dstOffset, FRAME_PLAINTEXT_BYTES);
     return this.direct.decrypt(plain, text, tag, undefined, nonce, this.key) === 0;
+  }
+
+  sealFrameOf(sb: SealBuffer, index: number, nonce: Buffer): void {
+    const text = sb.texts[index];
+    if (this.direct.encrypt(text, sb.tags[index], text, undefined, nonce, this.key) < 0) throw new Error('libsodium failed to seal a frame');
   }
 }
 
@@ -102,6 +140,10 @@ class NodeCryptoFrameAead implements FrameAead {
     }
     text.copy(dst, dstOffset);
     return true;
+  }
+
+  sealFrameOf(sb: SealBuffer, index: number, nonce: Buffer): void {
+    this.sealFrame(sb.buf, index * FRAME_SEALED_BYTES, nonce);
   }
 }
 

@@ -43,6 +43,7 @@ import {
   uvarintLength,
 } from './packet-codec.js';
 import { PacketReader } from './packet-reader.js';
+import { SecretConnection } from './secret-connection.js';
 
 export interface MConnectionOptions {
   /** Send limit in bytes per second; 0 = unlimited. Default 5 120 000 (CometBFT's node config). */
@@ -93,6 +94,31 @@ export const DEFAULT_MAX_WRITE_BATCH_BYTES = 262_144;
 export const RECV_BURST_MS = 300;
 /** CometBFT decays every channel's recentlySent by ×0.8 at this period. */
 export const STATS_DECAY_INTERVAL_MS = 2_000;
+
+/**
+ * Large write batches that a SecretConnection has finished with (it seals a copy, and its write
+ * callback means the copy is made), kept for reuse by any connection: a bulk transfer then
+ * allocates no batch buffers. Only batches of at least MIN_POOLED_BATCH_BYTES are pooled, at most
+ * MAX_FREE_BATCH_BUFFERS of them per process (2 MB at the default batch size).
+ */
+const freeBatchBuffers: Buffer[] = [];
+const MAX_FREE_BATCH_BUFFERS = 8;
+const MIN_POOLED_BATCH_BYTES = 64 * 1024;
+
+function takeBatchBuffer(bytes: number, poolable: boolean): Buffer {
+  if (poolable && bytes >= MIN_POOLED_BATCH_BYTES) {
+    for (let i = freeBatchBuffers.length - 1; i >= 0; i--) {
+      const b = freeBatchBuffers[i];
+      // Reuse only a buffer of about this size, so a pooled buffer never pins much unused memory.
+      if (b.length >= bytes && b.length <= 2 * bytes) {
+        freeBatchBuffers[i] = freeBatchBuffers[freeBatchBuffers.length - 1];
+        freeBatchBuffers.pop();
+        return b;
+      }
+    }
+  }
+  return Buffer.allocUnsafe(bytes);
+}
 
 type ResolvedOptions = Required<MConnectionOptions>;
 
@@ -171,6 +197,8 @@ export class MConnection {
 
   private readonly pumpTask = (): void => this.pump();
   private readonly onWriteDone = (): void => this.onWriteProgress();
+  /** Our batch buffers may be reused after their write callback: true over a SecretConnection. */
+  private readonly batchBuffersReusable: boolean;
   private readonly onDrain = (): void => this.onWriteProgress();
   private readonly onData = (chunk: Buffer): void => this.handleData(chunk);
   private readonly onEnd = (): void => this.handleEnd();
@@ -189,6 +217,7 @@ export class MConnection {
     this.clock = deps.clock;
     this.logger = deps.logger ?? silentLogger;
     this.opts = resolveOptions(options);
+    this.batchBuffersReusable = conn instanceof SecretConnection;
     if (!Array.isArray(channels) || channels.length === 0) {
       throw new ErrMConnectionConfig('channels', 'a non-empty array of channel descriptors', channels);
     }
@@ -431,7 +460,9 @@ export class MConnection {
       this.lastWriteMs = this.clock.now();
       this.sendMonitor.update(batch.length);
       this.sendLimiter.consume(batch.length);
-      if (!conn.write(batch, this.onWriteDone)) {
+      const pooled = this.batchBuffersReusable && batch.buffer.byteLength >= MIN_POOLED_BATCH_BYTES;
+      const done = pooled ? this.releaseAfterWrite(batch) : this.onWriteDone;
+      if (!conn.write(batch, done)) {
         this.writeBlocked = true;
         return;
       }
@@ -501,6 +532,16 @@ export class MConnection {
     return Math.min(room, ch.pendingWireBytesBound());
   }
 
+  /** A write callback that returns the batch's buffer to the pool once the stream is done with it. */
+  private releaseAfterWrite(batch: Uint8Array): (err?: Error | null) => void {
+    return (err) => {
+      if (!err && freeBatchBuffers.length < MAX_FREE_BATCH_BUFFERS) {
+        freeBatchBuffers.push(Buffer.from(batch.buffer)); // the whole allocation: pooled sizes are never slab slices
+      }
+      this.onWriteProgress();
+    };
+  }
+
   /** One buffer: owed pong, pending ping, then data packets chosen one by one by priority. */
   private buildBatch(control: number, dataBudget: number): Uint8Array {
     // Sized for the worst case of what is pending (small messages get a small buffer); the
@@ -511,7 +552,7 @@ export class MConnection {
       for (const ch of this.channels) pending += ch.pendingWireBytesBound();
       cap += Math.min(pending, Math.max(dataBudget, this.maxDelimitedPacketBytes));
     }
-    const buf = Buffer.allocUnsafe(cap);
+    const buf = takeBatchBuffer(cap, this.batchBuffersReusable);
     let off = 0;
     if (this.pongPending) {
       buf.set(PONG_DELIMITED, off);
@@ -528,7 +569,7 @@ export class MConnection {
       if (!ch || off + ch.nextPacketSize() > cap) break;
       off = ch.writeNextPacket(buf, off);
     }
-    return off === cap ? buf : buf.subarray(0, off);
+    return off === buf.length ? buf : buf.subarray(0, off);
   }
 
   private closeAfterFlush(): void {

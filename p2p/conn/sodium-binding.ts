@@ -23,6 +23,8 @@ export interface SodiumBinding {
   /** Throws when the result is all zeros (a low-order or zero point). */
   crypto_scalarmult(q: Uint8Array, n: Uint8Array, p: Uint8Array): void;
   crypto_sign_verify_detached(sig: Uint8Array, m: Uint8Array, pk: Uint8Array): boolean;
+  /** SHA-256 of `input` into `out` (32 bytes). */
+  crypto_hash_sha256(out: Uint8Array, input: Uint8Array): void;
 }
 
 let loaded: SodiumBinding | null | undefined;

@@ -174,8 +174,14 @@ describe('abusive peers on the real stack', () => {
       void peer.send(0, req).then(() => peer.send(0, req)).then(() => peer.send(0, req));
     });
     await evil.sw.dialPeerWithAddress(honest.addr);
-    await w.clock.runUntil(() => !honest.sw.peers.has(evil.addr.id), 10_000, 10);
-    expect(evil.reactor.received.length).toBe(2);
+    // The dialer may finish its upgrade before the acceptor adds the peer: wait for the ban (the
+    // outcome), not for "honest has no such peer", which already holds before the peer is added.
+    expect(await w.clock.runUntil(() => honest.pex.stats.bans > 0 && !honest.sw.peers.has(evil.addr.id) && evil.sw.peers.size === 0, 10_000, 10)).toBe(true);
+    // Answered twice (the third request is the offence). Whether those answers reach the flooder
+    // before the disconnect depends on how its three requests were chunked on the wire: when they
+    // arrive together, the honest node stops the peer before its send loop writes the answers.
+    expect(honest.pex.stats.requestsAnswered).toBe(2);
+    expect(evil.reactor.received.length).toBeLessThanOrEqual(2);
     expect(honest.book.isBanned(evil.addr)).toBe(true);
     expect(honest.pex.stats.bans).toBe(1);
     await w.stopAll();

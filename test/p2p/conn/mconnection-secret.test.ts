@@ -91,6 +91,42 @@ describe('MConnection over SecretConnection over TCP', () => {
     expect(clock.pendingTimers()).toBe(0);
   });
 
+  it('bulk transfers on two connections at once stay intact while write batches are reused', async () => {
+    // Full-size write batches go back to a pool shared by every MConnection once the
+    // SecretConnection has sealed them; reusing one any earlier would corrupt queued data.
+    const clock = new VirtualClock();
+    const chans = [{ id: 0x01, priority: 1, sendQueueCapacity: 8 }];
+    const opts = { sendRate: 0, recvRate: 0 };
+    const sides: Array<readonly [ReturnType<typeof makeSide>, ReturnType<typeof makeSide>]> = [];
+    for (let p = 0; p < 2; p++) {
+      const [sa, sb] = await securePair(clock);
+      const A = makeSide(clock, sa, chans, opts);
+      const B = makeSide(clock, sb, chans, opts);
+      A.mconn.start();
+      B.mconn.start();
+      sides.push([A, B] as const);
+    }
+    const count = 12;
+    const message = (p: number, dir: number, i: number): Buffer => pattern(1 << 20, p * 100 + dir * 50 + i);
+    const senders = sides.flatMap(([A, B], p) =>
+      [A, B].map(async (side, dir) => {
+        for (let i = 0; i < count; i++) expect(await side.mconn.send(0x01, message(p, dir, i))).toBe(true);
+      }),
+    );
+    await Promise.all(senders);
+    await ioUntil(() => sides.every(([A, B]) => A.received.length === count && B.received.length === count));
+    sides.forEach(([A, B], p) => {
+      expect(A.errors).toEqual([]);
+      expect(B.errors).toEqual([]);
+      expect(B.received.length).toBe(count);
+      expect(A.received.length).toBe(count);
+      B.received.forEach(([, m], i) => expect(m.equals(message(p, 0, i))).toBe(true));
+      A.received.forEach(([, m], i) => expect(m.equals(message(p, 1, i))).toBe(true));
+      A.mconn.stop();
+      B.mconn.stop();
+    });
+  });
+
   it('answers pings through the encryption and reports a dead TCP peer once', async () => {
     const clock = new VirtualClock();
     const [sa, sb] = await securePair(clock);

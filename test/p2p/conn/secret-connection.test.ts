@@ -6,6 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createServer, connect, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createDuplexPair } from '../../../p2p/conn/duplex-pair.js';
+import { encodeDelimited, readDelimited } from '../../../p2p/conn/delimited.js';
 import { SecretConnection, type SecretConnectionOptions } from '../../../p2p/conn/secret-connection.js';
 import { FRAME_SEALED_BYTES, type FrameAeadKind } from '../../../p2p/conn/frame-aead.js';
 import { nodeIdFromPubKey } from '../../../p2p/node-id.js';
@@ -117,6 +118,40 @@ describe('SecretConnection handshake', () => {
     await once(s2, 'close');
     expect(s1.destroyed).toBe(true);
     b.destroy();
+  });
+
+  it('earlyData goes out in the AuthSig write, as the same frames and bytes as writing it afterwards', async () => {
+    const ephA = Buffer.alloc(32, 0x11);
+    const ephB = Buffer.alloc(32, 0x22);
+    const early = encodeDelimited(Buffer.alloc(300, 0x5a)); // a NodeInfo-sized message
+    /** Runs a handshake and returns every raw write A made, and what B reads first afterwards. */
+    const run = async (useEarly: boolean): Promise<{ writes: Buffer[]; firstRead: Buffer }> => {
+      const [rawA, rawB] = createDuplexPair();
+      const writes: Buffer[] = [];
+      const write = rawA.write.bind(rawA) as (chunk: Buffer, ...rest: unknown[]) => boolean;
+      rawA.write = ((chunk: Buffer, ...rest: unknown[]) => {
+        writes.push(Buffer.from(chunk));
+        return write(chunk, ...rest);
+      }) as typeof rawA.write;
+      const [a, b] = await Promise.all([
+        SecretConnection.handshake({ clock }, rawA, idA, { ephemeralPrivateKey: ephA, ...(useEarly ? { earlyData: early } : {}) }),
+        SecretConnection.handshake({ clock }, rawB, idB, { ephemeralPrivateKey: ephB }),
+      ]);
+      if (!useEarly) a.write(early);
+      const firstRead = await readDelimited(b, { maxBytes: 1000 });
+      a.destroy();
+      b.destroy();
+      return { writes, firstRead };
+    };
+    const withEarly = await run(true);
+    const after = await run(false);
+    expect(withEarly.firstRead.equals(Buffer.alloc(300, 0x5a))).toBe(true);
+    expect(after.firstRead.equals(Buffer.alloc(300, 0x5a))).toBe(true);
+    // Two raw writes (key, then AuthSig + early data) instead of three, carrying identical bytes.
+    expect(withEarly.writes.length).toBe(2);
+    expect(after.writes.length).toBe(3);
+    expect(Buffer.concat(withEarly.writes).equals(Buffer.concat(after.writes))).toBe(true);
+    expect(withEarly.writes[1].length).toBe(2 * FRAME_SEALED_BYTES);
   });
 
   it('keeps no timer once the handshake is over', async () => {
@@ -266,6 +301,30 @@ describe('SecretConnection data', () => {
     expect(gotA.equals(fromB)).toBe(true);
     a.destroy();
     b.destroy();
+  });
+
+  it('reuses full-size seal buffers across connections without mixing up their bytes (two TCP pairs, 1 MiB writes, both ways)', async () => {
+    // 1 MiB writes fill whole 256-frame socket batches, whose buffers go back to a pool shared by
+    // every connection once the socket has written them; four writers at once must never see
+    // each other's bytes or a buffer reused while still in flight.
+    const pairs = [await tcpPair(), await tcpPair()];
+    const flows = pairs.flatMap(([a, b]) => [
+      { from: a, to: b, data: randomBytes(6 * 1024 * 1024) },
+      { from: b, to: a, data: randomBytes(6 * 1024 * 1024) },
+    ]);
+    const received = flows.map((f) => readBytes(f.to, f.data.length));
+    const writers = flows.map(async (f) => {
+      for (let i = 0; i < f.data.length; i += 1024 * 1024) {
+        if (!f.from.write(f.data.subarray(i, i + 1024 * 1024))) await once(f.from, 'drain');
+      }
+    });
+    await Promise.all(writers);
+    const got = await Promise.all(received);
+    got.forEach((g, i) => expect(g.equals(flows[i].data)).toBe(true));
+    for (const [a, b] of pairs) {
+      a.destroy();
+      b.destroy();
+    }
   });
 
   it('applies backpressure: a reader that does not read stops the raw stream instead of buffering without bound', async () => {
