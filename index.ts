@@ -56,3 +56,6 @@ export { type ChannelDescriptor, DEFAULT_SEND_QUEUE_CAPACITY, DEFAULT_RECV_BUFFE
 export { type ConnectionStatus, type ChannelStatus, type CometConnectionStatusJson, toCometConnectionStatus } from './p2p/conn/connection-status.js';
 export { type RateStatus } from './p2p/conn/flow-rate.js';
 export { ErrMConnectionConfig, ErrUnknownChannel, ErrPacketTooLarge, ErrMalformedPacket, ErrUnknownPacketType, ErrRecvMessageTooLarge, ErrPongTimeout, ErrConnectionClosed, ErrConnectionIO, ErrReceiveHandlerFailed, ErrFlushStopTimeout } from './p2p/conn/mconnection-errors.js';
+export { ErrRejectedBanned } from './p2p/switch-errors.js';
+export { type PeerBanList } from './p2p/switch-options.js';
+export { OperatorBans } from './node/operator-bans.js';

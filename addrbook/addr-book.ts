@@ -386,6 +386,20 @@ export class AddrBook {
   }
 
   /**
+   * When the ban on `target`'s node ID ends (Clock ms), or undefined when no ban is running now:
+   * unlike isBanned, a ban whose time is over counts as over here even before reinstateBadPeers
+   * took it off the list. `target` is an address (only its ID counts) or a node ID (any case).
+   * This is what the node asks before letting a peer in or dialing it.
+   */
+  bannedUntil(target: NetAddress | string): number | undefined {
+    const id = typeof target === 'string' ? target : target?.id;
+    if (typeof id !== 'string') return undefined;
+    const ka = this.banned.get(id) ?? this.banned.get(id.toLowerCase());
+    if (ka === undefined || !ka.isBanned(this.clock.now())) return undefined;
+    return ka.lastBanTimeMs;
+  }
+
+  /**
    * Returns every expired ban to a new bucket, old and new entries alike, with its attempt count
    * cleared. An entry whose new bucket is full of non-terrible entries is forgotten instead (gossip
    * can bring it back). Returns how many entries went back into the book.

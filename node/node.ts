@@ -1,6 +1,8 @@
 /**
- * The composition root: config → NodeKey → Transport → Switch + AddrBook + PexReactor + user
- * reactors, plus the RPC server and the metrics server.
+ * The composition root: config → NodeKey → Transport → Switch + AddrBook + user reactors +
+ * PexReactor (registered last, as CometBFT does, so channel 0x00 ends NodeInfo's channel list),
+ * plus the RPC server and the metrics server. The Switch refuses banned peers through a ban list
+ * that joins the operator's bans and the address book's running bans.
  *
  * start(): binds the RPC and metrics servers and checks the p2p port first (so a port in use
  * fails before anything is read or written), loads the address book, starts the Switch (reactors,
@@ -17,6 +19,7 @@ import type { NodeKey } from '../p2p/node-key.js';
 import type { Reactor } from '../p2p/reactor.js';
 import { cryptoRng, type Rng } from '../p2p/rng.js';
 import { Switch, type SwitchOptions } from '../p2p/switch.js';
+import { ErrDuplicateChannel, ErrDuplicateReactor, ErrSwitchStarted } from '../p2p/switch-errors.js';
 import { TcpTransport } from '../p2p/transport/tcp-transport.js';
 import type { Transport } from '../p2p/transport/transport.js';
 import type { HostLookup } from '../p2p/net-address.js';
@@ -49,7 +52,11 @@ export interface NodeDeps {
 export interface NodeOptions {
   config: NodeConfig;
   nodeKey: NodeKey;
-  /** User reactors, registered after PEX in this order. More can be added with addReactor before start. */
+  /**
+   * User reactors, registered in this order. More can be added with addReactor before start. PEX
+   * is registered after all of them, at start, so its channel 0x00 comes last in NodeInfo as in
+   * CometBFT's (`40 20 21 22 23 30 38 60 61 00`).
+   */
   reactors?: ReadonlyArray<{ name: string; reactor: Reactor }>;
   /** Software version in NodeInfo. Default: the package version. */
   version?: string;
@@ -67,6 +74,9 @@ export interface NodeOptions {
 }
 
 type NodeState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** The name PEX is registered under in the Switch. */
+const PEX_REACTOR_NAME = 'pex';
 
 export class Node {
   readonly config: NodeConfig;
@@ -114,7 +124,16 @@ export class Node {
     if (config.p2p.privatePeerIds.length > 0) this.addrBook.addPrivateIDs(config.p2p.privatePeerIds);
 
     this.sw = new Switch(
-      { transport, nodeKey: this.nodeKey, clock: this.clock, rng, logger: this.logger.child({ module: 'p2p' }), addrBook: this.addrBook },
+      {
+        transport,
+        nodeKey: this.nodeKey,
+        clock: this.clock,
+        rng,
+        logger: this.logger.child({ module: 'p2p' }),
+        addrBook: this.addrBook,
+        // Banned IDs (operator or address book) are neither let in nor dialed while the ban runs.
+        bans: { bannedUntil: (id) => this.bannedUntil(id) },
+      },
       {
         nodeInfo: {
           network: config.network,
@@ -138,12 +157,6 @@ export class Node {
           maxPacketMsgPayloadSize: config.p2p.maxPacketMsgPayloadSize,
           flushThrottleMs: config.p2p.flushThrottleTimeoutMs,
         },
-        // Operator bans (RPC ban_address) hold in both directions while they last.
-        peerFilters: [
-          ({ id }) => {
-            if (this.bans.isBanned(id)) throw new Error(`node ${id} is banned by the operator`);
-          },
-        ],
         ...options.tuning?.switch,
       },
     );
@@ -166,7 +179,9 @@ export class Node {
           ...options.tuning?.pex,
         },
       );
-      this.addReactor('pex', this.pex as unknown as Reactor);
+      // Registered with the Switch at start, after every user reactor (see addReactor); its
+      // channel is reserved now so a clash is reported when the user reactor is added.
+      for (const ch of this.pex.getChannels()) this.channelOwners.set(ch.id, PEX_REACTOR_NAME);
     }
     for (const { name, reactor } of options.reactors ?? []) this.addReactor(name, reactor);
 
@@ -179,18 +194,43 @@ export class Node {
       sw: this.sw,
       bookCounts: () => this.addrBook.counts(),
       pexStats: pex ? () => pex.stats : undefined,
+      operatorBans: () => this.bans.size(),
       reactorOfChannel: (id) => this.channelOwners.get(id),
     });
   }
 
   /** Registers a reactor (before start). */
   addReactor(name: string, reactor: Reactor): void {
+    if (this.state !== 'new') throw new ErrSwitchStarted('addReactor');
+    if (this.pex) {
+      // PEX joins the Switch only at start: report clashes with it now, as the Switch would.
+      if (name === PEX_REACTOR_NAME) throw new ErrDuplicateReactor(name);
+      for (const ch of reactor.getChannels()) {
+        if (this.channelOwners.get(ch.id) === PEX_REACTOR_NAME) throw new ErrDuplicateChannel(ch.id, name, PEX_REACTOR_NAME);
+      }
+    }
     this.sw.addReactor(name, reactor);
     for (const ch of reactor.getChannels()) this.channelOwners.set(ch.id, name);
   }
 
   get id(): string {
     return this.nodeKey.id;
+  }
+
+  /**
+   * When the ban on `id` ends (Clock ms), or undefined when it may connect now: the later of the
+   * operator's ban (RPC ban_address) and the address book's running ban (PEX's bans: unsolicited
+   * addresses, request floods, invalid entries, too many failed dials; and ban_address's own). A
+   * book ban counts only while its time runs (the book keeps an expired one listed until it is
+   * reinstated). Persistent peers are exempt from book bans: the operator asked for them to be
+   * kept connected (PEX never bans them, but the book may hold an older ban from before they were
+   * made persistent). The operator's own bans hold for every peer.
+   */
+  bannedUntil(id: string): number | undefined {
+    const operatorUntil = this.bans.bannedUntil(id);
+    const bookUntil = this.sw.isPeerPersistent({ id }) ? undefined : this.addrBook.bannedUntil(id);
+    if (operatorUntil === undefined) return bookUntil;
+    return bookUntil === undefined ? operatorUntil : Math.max(operatorUntil, bookUntil);
   }
 
   get isRunning(): boolean {
@@ -235,6 +275,8 @@ export class Node {
       }
       if (this.usesDefaultTransport) await listenOrConfigError(() => probePort(p2p.listen), 'p2p.laddr', p2p.laddr);
 
+      // Last, so PEX's channel is the last one advertised and PEX is called after the user reactors.
+      if (this.pex) this.sw.addReactor(PEX_REACTOR_NAME, this.pex as unknown as Reactor);
       const report = this.addrBook.start();
       bookStarted = true;
       if (report) log.info({ file: this.config.p2p.addrBookFile, ...report }, 'address book loaded');

@@ -8,14 +8,17 @@
  */
 import type { Peer } from '../p2p/peer.js';
 import type { Switch } from '../p2p/switch.js';
+import type { PexStats } from '../pex/pex-reactor.js';
 import type { Metrics, Sample } from './metrics.js';
 
 export interface P2pMetricsSources {
   sw: Switch;
   /** Address book counts (AddrBook.counts()). */
   bookCounts(): { new: number; old: number; banned: number };
-  /** PEX counters, when PEX runs. */
-  pexStats?(): { requestsSent: number; requestsAnswered: number; addrsReceived: number; bans: number; dialsStarted: number; dialFailures: number };
+  /** PEX counters, when PEX runs (PexReactor.stats). */
+  pexStats?(): PexStats;
+  /** Number of running operator bans (RPC ban_address). */
+  operatorBans?(): number;
   /** Name of the reactor owning a channel, for message_type labels. */
   reactorOfChannel(channelId: number): string | undefined;
 }
@@ -42,11 +45,26 @@ export function registerP2pMetrics(metrics: Metrics, src: P2pMetricsSources): vo
     }
   });
 
-  const dials = metrics.counter('p2p_dials_total', 'Outbound dials by outcome (success: the peer was added).', ['outcome']);
+  // Connections refused because the peer's ID is banned (the Switch's ban list): on the connect
+  // path only, never per message.
+  const refusedBanned = metrics.counter('p2p_banned_refusals_total', 'Connections refused because the peer is banned: inbound after the upgrade, outbound before dialing.', ['direction']);
+  const isBannedRefusal = (err: unknown): err is Error & { direction: string } => err instanceof Error && err.name === 'ErrRejectedBanned';
+
+  const dials = metrics.counter('p2p_dials_total', 'Outbound dials by outcome (success: the peer was added; banned: refused, the ID is banned).', ['outcome']);
   sw.on('peer:add', (peer: Peer) => {
     if (peer.outbound) dials.inc({ outcome: 'success' });
   });
-  sw.on('dial:error', () => dials.inc({ outcome: 'failure' }));
+  sw.on('dial:error', (_addr, err) => {
+    if (isBannedRefusal(err)) {
+      dials.inc({ outcome: 'banned' });
+      refusedBanned.inc({ direction: err.direction });
+    } else {
+      dials.inc({ outcome: 'failure' });
+    }
+  });
+  sw.on('accept:error', (_remote, err) => {
+    if (isBannedRefusal(err)) refusedBanned.inc({ direction: err.direction });
+  });
 
   const statuses = (): Array<{ peer: Peer; channels: ReturnType<Peer['status']>['channels'] }> =>
     sw.peers.list().map((peer) => ({ peer, channels: peer.status().channels }));
@@ -89,18 +107,35 @@ export function registerP2pMetrics(metrics: Metrics, src: P2pMetricsSources): vo
     ];
   });
 
+  const operatorBans = src.operatorBans;
+  if (operatorBans) {
+    metrics.collector('p2p_operator_bans', 'Running operator bans (RPC ban_address).', 'gauge', [], () => operatorBans());
+  }
+
   const pex = src.pexStats;
   if (pex) {
     metrics.collector('p2p_pex_requests_sent_total', 'PEX address requests sent.', 'counter', [], () => pex().requestsSent);
-    metrics.collector('p2p_pex_requests_received_total', 'PEX address requests received and answered.', 'counter', [], () => pex().requestsAnswered);
+    metrics.collector('p2p_pex_requests_received_total', 'PEX address requests received (answered or not).', 'counter', [], () => pex().requestsReceived);
+    metrics.collector('p2p_pex_requests_answered_total', 'PEX address requests answered.', 'counter', [], () => pex().requestsAnswered);
     metrics.collector('p2p_pex_addrs_received_total', 'Addresses received in PEX answers.', 'counter', [], () => pex().addrsReceived);
     metrics.collector('p2p_pex_bans_total', 'Addresses or peers banned by PEX (abuse, exhausted dials).', 'counter', [], () => pex().bans);
-    metrics.collector('p2p_pex_dials_total', 'Dials started by PEX, by outcome.', 'counter', ['outcome'], () => {
-      const s = pex();
-      return [
-        { labels: { outcome: 'started' }, value: s.dialsStarted },
-        { labels: { outcome: 'failure' }, value: s.dialFailures },
-      ];
-    });
+    metrics.collector('p2p_pex_ensure_peers_rounds_total', 'ensurePeers rounds run (timer and seed wake-ups).', 'counter', [], () => pex().ensureRounds);
+    metrics.collector('p2p_pex_seed_wakeups_total', 'Seed answers that woke the dialing at once (fast-dial).', 'counter', [], () => pex().seedWakeUps);
+    metrics.collector(
+      'p2p_pex_dials_total',
+      'Dials PEX made, by outcome: started, then each ends as success, failure, banned (refused: the ID is banned) or already_connected.',
+      'counter',
+      ['outcome'],
+      () => {
+        const s = pex();
+        return [
+          { labels: { outcome: 'started' }, value: s.dialsStarted },
+          { labels: { outcome: 'success' }, value: s.dialSuccesses },
+          { labels: { outcome: 'failure' }, value: s.dialFailures },
+          { labels: { outcome: 'banned' }, value: s.dialsRefusedBanned },
+          { labels: { outcome: 'already_connected' }, value: s.dialsAlreadyConnected },
+        ];
+      },
+    );
   }
 }

@@ -134,6 +134,22 @@ export class ErrRejectedUpgradeLimit extends ErrRejected {
   }
 }
 
+/**
+ * The peer's node ID is banned (the Switch's ban list, `SwitchDeps.bans`): an inbound peer is
+ * refused after the upgrade (only then is its ID known), a dial is refused before it starts.
+ */
+export class ErrRejectedBanned extends ErrRejected {
+  constructor(
+    remote: string,
+    readonly id: NodeId,
+    /** When the ban ends, in Clock milliseconds. */
+    readonly bannedUntilMs: number,
+    readonly direction: 'inbound' | 'outbound',
+  ) {
+    super(`peer ${id} (${remote}) is banned until ${new Date(bannedUntilMs).toISOString()}; ${direction === 'inbound' ? 'connection refused' : 'not dialed'}`, remote);
+  }
+}
+
 /** `PeerSet.add` with an ID already present. */
 export class ErrPeerSetDuplicate extends SwitchyardError {
   constructor(readonly id: NodeId) {

@@ -25,6 +25,18 @@ export interface AddrBookLike {
   save(): unknown;
 }
 
+/**
+ * Who may not connect. The Switch asks it before every dial (a banned ID is not dialed) and after
+ * every upgrade, in both directions (a banned ID is refused with ErrRejectedBanned). It does not
+ * disconnect peers already connected: whoever bans a connected peer stops it too (PEX and the
+ * node's RPC do). Kept as an interface so the Switch needs nothing above p2p/: the node answers
+ * from the address book's running bans and the operator's.
+ */
+export interface PeerBanList {
+  /** When the ban on `id` ends (Clock ms), or undefined when `id` may connect now. Must be quick; must not throw. */
+  bannedUntil(id: NodeId): number | undefined;
+}
+
 /** A connection filter: throw (or reject) to refuse the connection, by its remote address. */
 export type ConnFilter = (remote: TransportAddress) => void | Promise<void>;
 
@@ -42,6 +54,8 @@ export interface SwitchDeps {
   logger?: Logger;
   /** Optional: addresses from dialPeersAsync go in, good peers are marked, self-dials are removed. */
   addrBook?: AddrBookLike;
+  /** Optional: banned IDs are neither dialed nor let in (see PeerBanList). Default: nobody is banned. */
+  bans?: PeerBanList;
 }
 
 /** What goes into our NodeInfo besides the ID (from the key) and the channels (from the reactors). */

@@ -32,6 +32,7 @@ import {
   ErrInvalidChannel,
   ErrNoReactorForChannel,
   ErrReactorFailed,
+  ErrRejectedBanned,
   ErrRejectedDuplicate,
   ErrRejectedFiltered,
   ErrRejectedInboundLimit,
@@ -48,6 +49,7 @@ import {
   parseNodeIds,
   resolveSwitchOptions,
   type AddrBookLike,
+  type PeerBanList,
   type ResolvedSwitchOptions,
   type SwitchDeps,
   type SwitchOptions,
@@ -55,7 +57,7 @@ import {
 import type { RawConnection, Transport, TransportAddress } from './transport/transport.js';
 import { runFilters, upgradeConnection, withDeadline, type UpgradedConnection } from './upgrade.js';
 
-export type { AddrBookLike, SwitchDeps, SwitchOptions };
+export type { AddrBookLike, PeerBanList, SwitchDeps, SwitchOptions };
 
 type SwitchState = 'new' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -79,6 +81,7 @@ export class Switch extends SafeEmitter<SwitchEvents> {
   private readonly transport: Transport;
   private readonly nodeKey: SwitchDeps['nodeKey'];
   private addrBook: AddrBookLike | undefined;
+  private bans: PeerBanList | undefined;
   private readonly opts: ResolvedSwitchOptions;
 
   private readonly reactors: Route[] = [];
@@ -117,6 +120,7 @@ export class Switch extends SafeEmitter<SwitchEvents> {
     this.transport = deps.transport;
     this.nodeKey = deps.nodeKey;
     this.addrBook = deps.addrBook;
+    this.bans = deps.bans;
     this.opts = resolveSwitchOptions(options);
     this.unconditional = parseNodeIds('unconditionalPeerIds', options.unconditionalPeerIds);
     this.privateIds = parseNodeIds('privatePeerIds', options.privatePeerIds);
@@ -168,6 +172,16 @@ export class Switch extends SafeEmitter<SwitchEvents> {
 
   setAddrBook(book: AddrBookLike | undefined): void {
     this.addrBook = book;
+  }
+
+  /** Sets (or, with undefined, removes) the ban list asked before dials and after upgrades. */
+  setBanList(bans: PeerBanList | undefined): void {
+    this.bans = bans;
+  }
+
+  /** When the ban on `id` ends (Clock ms), or undefined when it may connect (no ban list = nobody banned). */
+  bannedUntil(id: NodeId): number | undefined {
+    return this.bans?.bannedUntil(id);
   }
 
   /** Adds `id@ip:port` entries to the persistent set (kept connected, redialed forever). Throws ErrSwitchConfig naming a bad entry. */
@@ -289,7 +303,7 @@ export class Switch extends SafeEmitter<SwitchEvents> {
   }
 
   /** Whether `addr`'s ID is one of the persistent peers (IDs are authenticated; the IP may differ). */
-  isPeerPersistent(addr: NetAddress): boolean {
+  isPeerPersistent(addr: { readonly id: string }): boolean {
     return addr.id !== '' && this.persistent.has(addr.id.toLowerCase());
   }
 
@@ -444,6 +458,9 @@ export class Switch extends SafeEmitter<SwitchEvents> {
     this.dialing.add(addr.id);
     let raw: RawConnection | undefined;
     try {
+      // Inside the try: a refused persistent peer keeps its redial loop, and comes back once the ban is over.
+      const bannedUntilMs = this.bannedUntil(addr.id.toLowerCase());
+      if (bannedUntilMs !== undefined) throw new ErrRejectedBanned(addr.dialString(), addr.id, bannedUntilMs, 'outbound');
       raw = await this.transport.dial(
         { ip: addr.ip, port: addr.port },
         { timeoutMs: this.opts.dialTimeoutMs, signal: this.stopController.signal },
@@ -563,6 +580,9 @@ export class Switch extends SafeEmitter<SwitchEvents> {
   private async addPeer(up: UpgradedConnection, raw: RawConnection, outbound: boolean, socketAddr: NetAddress): Promise<Peer> {
     const id = up.id;
     const remote = remoteText(raw.remote);
+    // First: a banned peer must not even supersede a connection it already has.
+    const bannedUntilMs = this.bannedUntil(id);
+    if (bannedUntilMs !== undefined) throw new ErrRejectedBanned(remote, id, bannedUntilMs, outbound ? 'outbound' : 'inbound');
     const pending = this.reserved.get(id);
     if (pending) {
       // Another connection of this peer is being added. If ours is the one both ends keep, wait

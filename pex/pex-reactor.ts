@@ -129,12 +129,26 @@ function resolveOptions(o: PexReactorOptions): ResolvedPexOptions {
   };
 }
 
-/** Counters for tests, metrics and the status RPC. */
+/**
+ * Counters for tests, metrics and the status RPC. Every dial PEX starts (ensurePeers, seeds,
+ * crawl) ends as exactly one of: success, failure, refused as banned, or already connected (lost a
+ * race with another connection of that peer); so once no dial is in flight,
+ * dialsStarted = dialSuccesses + dialFailures + dialsRefusedBanned + dialsAlreadyConnected.
+ */
 export interface PexStats {
   ensureRounds: number;
   dialsStarted: number;
+  /** The dial connected and the peer was added. */
+  dialSuccesses: number;
+  /** The dial or the upgrade failed (counted against the address, except for seeds). */
   dialFailures: number;
+  /** The Switch refused to dial the ID: it is banned (ErrRejectedBanned). Not a failure. */
+  dialsRefusedBanned: number;
+  /** The peer was already connected or being dialed by the time the dial ran (or the Switch was not running). Not a failure. */
+  dialsAlreadyConnected: number;
   requestsSent: number;
+  /** Every PexRequest received, answered or not (ignored repeats in seed mode, punished floods). */
+  requestsReceived: number;
   requestsAnswered: number;
   addrsReceived: number;
   bans: number;
@@ -152,6 +166,14 @@ const ALREADY_CONNECTED_ERRORS = new Set([
 
 function isAlreadyConnectedError(err: unknown): boolean {
   return err instanceof Error && ALREADY_CONNECTED_ERRORS.has(err.name);
+}
+
+/**
+ * The Switch refused the peer because its ID is banned (its ban list, e.g. the book's running
+ * bans): the address was not at fault for being unreachable, so no attempt or backoff is counted.
+ */
+function isBannedRefusal(err: unknown): boolean {
+  return err instanceof Error && err.name === 'ErrRejectedBanned';
 }
 
 /**
@@ -185,8 +207,12 @@ export class PexReactor<P extends PexPeer = PexPeer> {
   readonly stats: PexStats = {
     ensureRounds: 0,
     dialsStarted: 0,
+    dialSuccesses: 0,
     dialFailures: 0,
+    dialsRefusedBanned: 0,
+    dialsAlreadyConnected: 0,
     requestsSent: 0,
+    requestsReceived: 0,
     requestsAnswered: 0,
     addrsReceived: 0,
     bans: 0,
@@ -434,11 +460,19 @@ export class PexReactor<P extends PexPeer = PexPeer> {
     this.observer.dialStarted?.(addr, reason);
     try {
       const peer = await sw.dialPeerWithAddress(addr);
+      this.stats.dialSuccesses++;
       this.backoff.delete(key);
       return peer;
     } catch (err) {
       // Lost a race with another dial or an inbound connection of the same peer: not a failure.
-      if (isAlreadyConnectedError(err)) return undefined;
+      if (isAlreadyConnectedError(err)) {
+        this.stats.dialsAlreadyConnected++;
+        return undefined;
+      }
+      if (isBannedRefusal(err)) {
+        this.stats.dialsRefusedBanned++;
+        throw err;
+      }
       this.stats.dialFailures++;
       this.book.markAttempt(addr);
       const jitterMs = this.rng.float() * DIAL_BACKOFF_JITTER_MS;
@@ -481,6 +515,7 @@ export class PexReactor<P extends PexPeer = PexPeer> {
 
   private onRequest(peer: P): void {
     const sw = this.requireSwitch();
+    this.stats.requestsReceived++;
     if (this.options.seedMode && !peer.outbound) {
       // A seed answers an inbound asker once, then lets it go once the answer is on the wire.
       if (!this.tracker.markSeedAnswered(peer.id)) return;
@@ -522,7 +557,7 @@ export class PexReactor<P extends PexPeer = PexPeer> {
       this.punish(peer, err as Error);
       return;
     }
-    if (!this.tracker.onAddrsReceived(peer.id)) {
+    if (!this.tracker.onAddrsReceived(peer.id, this.clock.now())) {
       this.punish(peer, new ErrPexUnsolicitedAddrs(peer.id));
       return;
     }
@@ -547,10 +582,20 @@ export class PexReactor<P extends PexPeer = PexPeer> {
     }
   }
 
-  /** Bans the peer's address and disconnects it with `reason`. */
+  /**
+   * Bans the peer's address and disconnects it with `reason`. A persistent peer is disconnected
+   * but never banned: the operator asked for it to be kept connected, and a ban would make the
+   * Switch refuse it (and its redials) for the whole ban time.
+   */
   private punish(peer: P, reason: Error): void {
-    this.ban(addressOf(peer), reason);
-    this.requireSwitch().stopPeerForError(peer, reason);
+    const sw = this.requireSwitch();
+    const addr = addressOf(peer);
+    if (peer.persistent || sw.isPeerPersistent(addr)) {
+      this.logger.info({ peer: peer.id, reason: reason.message }, 'persistent peer misbehaved: disconnected, not banned');
+    } else {
+      this.ban(addr, reason);
+    }
+    sw.stopPeerForError(peer, reason);
   }
 
   private ban(addr: NetAddress, reason: Error): void {
@@ -585,8 +630,15 @@ export class PexReactor<P extends PexPeer = PexPeer> {
         this.observer.dialStarted?.(seed, 'seed');
         try {
           await sw.dialPeerWithAddress(seed);
+          this.stats.dialSuccesses++;
           return true;
         } catch (err) {
+          if (isAlreadyConnectedError(err)) {
+            this.stats.dialsAlreadyConnected++;
+            return true;
+          }
+          if (isBannedRefusal(err)) this.stats.dialsRefusedBanned++;
+          else this.stats.dialFailures++;
           this.logger.info({ seed: seed.toString(), err: (err as Error)?.message }, 'seed dial failed');
         }
       }

@@ -97,13 +97,20 @@ export class RequestTracker {
   }
 
   /**
-   * An answer from `peerId` arrived: clears the outstanding mark. Returns false when there was
-   * none, that is, the answer was unsolicited.
+   * An answer from `peerId` arrived at `nowMs` (or, without `nowMs`, the request was never queued):
+   * clears the outstanding mark. Returns false when there was none, that is, the answer was
+   * unsolicited.
+   *
+   * With `nowMs`, our interval clock restarts at the answer's arrival when that is later than the
+   * send: the peer's clock starts when it *handles* our request, which can be long after we sent
+   * it (a busy peer, a slow link), but always before it answered. Counting from the answer keeps our
+   * next request at least the interval after the peer's, however late it handled this one.
    */
-  onAddrsReceived(peerId: string): boolean {
+  onAddrsReceived(peerId: string, nowMs?: number): boolean {
     const state = this.outbound.get(peerId);
     if (state === undefined || !state.outstanding) return false;
     state.outstanding = false;
+    if (nowMs !== undefined && nowMs > state.lastSentMs) state.lastSentMs = nowMs;
     return true;
   }
 

@@ -7,13 +7,10 @@
  * would set them (moniker, network, laddr, rpc laddr), the software version and `tx_index` 'on'
  * from the node's options.
  *
- * Two things are arranged to mirror the Go nodes, and say so:
- *  - CometBFT advertises its channels as 40 20 21 22 23 30 38 60 61 00: the PEX channel last. Our
- *    Node registers PEX first, so these nodes run with `p2p.pex = false`, stand-in reactors for
- *    the nine consensus/mempool/evidence/state-sync channels, and a PexReactor registered after
- *    them the way Node wires its own (same book, strictness and periods from the config). One
- *    test runs Node's own PEX wiring instead and shows that the channel order is the only change.
- *  - The RPC address is advertised in NodeInfo but not served (no port is bound).
+ * The Go nodes advertise the channels 40 20 21 22 23 30 38 60 61 00. Our nodes get stand-in
+ * reactors for the nine consensus/mempool/evidence/state-sync channels as user reactors, and
+ * Node's own PEX wiring (PEX is registered after the user reactors, so 0x00 comes last as in
+ * CometBFT). The RPC address is advertised in NodeInfo but not served (no port is bound).
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,7 +23,7 @@ import { decodeNodeInfo, type NodeInfo } from '../../p2p/node-info.js';
 import { NodeKey } from '../../p2p/node-key.js';
 import type { Peer } from '../../p2p/peer.js';
 import { switchyard } from '../../p2p/proto/gen/wire.js';
-import { BaseReactor, type Reactor } from '../../p2p/reactor.js';
+import { BaseReactor } from '../../p2p/reactor.js';
 import { SeededRng } from '../../p2p/rng.js';
 import { decodePexMessage } from '../../pex/pex-codec.js';
 import { PexReactor } from '../../pex/pex-reactor.js';
@@ -88,7 +85,7 @@ function makeReplayNode(
   keys: SideKeys,
   info: RecordedNodeInfo,
   deps: { clock: VirtualClock; transport: ScriptedTransport },
-  opts: { strict: boolean; persistentPeers?: string; nodeWiredPex?: boolean },
+  opts: { strict: boolean; persistentPeers?: string },
 ): ReplayNode {
   const home = mkdtempSync(join(tmpdir(), 'sy-replay-'));
   homes.push(home);
@@ -97,7 +94,6 @@ function makeReplayNode(
     network: info.network,
     'p2p.laddr': info.listen_addr,
     'p2p.addr_book_strict': opts.strict,
-    'p2p.pex': opts.nodeWiredPex === true,
     'p2p.persistent_peers': opts.persistentPeers ?? '',
     'rpc.laddr': '',
   });
@@ -125,22 +121,7 @@ function makeReplayNode(
       },
     },
   );
-  let pex: PexReactor<Peer>;
-  if (opts.nodeWiredPex) {
-    pex = node.pex as unknown as PexReactor<Peer>;
-  } else {
-    // After the stand-ins, so that 0x00 is advertised last as CometBFT does; wired like Node's own.
-    pex = new PexReactor<Peer>(
-      { clock: deps.clock, rng, book: node.addrBook },
-      {
-        routabilityStrict: config.p2p.addrBookStrict,
-        ensurePeersPeriodMs: config.pex.ensurePeersPeriodMs,
-        banTimeMs: config.pex.banTimeMs,
-        maxDialAttempts: config.pex.maxDialAttempts,
-      },
-    );
-    node.addReactor('pex', pex as unknown as Reactor);
-  }
+  const pex = node.pex as unknown as PexReactor<Peer>;
   nodes.push(node);
   const standIns = COMETBFT_OTHER_CHANNELS.map((id) => node.sw.reactor(`stand-in-${id.toString(16)}`) as StandInReactor);
   return { node, pex, standIns, keyCalls: () => calls };
@@ -169,14 +150,13 @@ function expectRecordedNodeInfo(got: NodeInfo, want: RecordedNodeInfo): void {
 const recordedAddrs = conv.pex_addrs_sent_by_B.map((a) => new NetAddress(a.id, a.ip, a.port));
 
 /** Plays B from its recording against our node as A, which dials B through persistent_peers. */
-async function replayAsDialer(strict: boolean, nodeWiredPex = false): Promise<ReplayNode & { b: ScriptedPeer; transport: ScriptedTransport }> {
+async function replayAsDialer(strict: boolean): Promise<ReplayNode & { b: ScriptedPeer; transport: ScriptedTransport }> {
   const clock = new VirtualClock();
   let b: ScriptedPeer | undefined;
   const transport = new ScriptedTransport(A_ADDR, { remote: B_ADDR, onDial: (far) => (b = new ScriptedPeer(far, conv.stream_B_to_A)) });
   const replay = makeReplayNode(conv.keys_A, conv.node_info_A, { clock, transport }, {
     strict,
     persistentPeers: `${conv.keys_B.node_id}@${B_ADDR.ip}:${B_ADDR.port}`,
-    nodeWiredPex,
   });
   await replay.node.start();
   // dialPeersAsync's jitter (at most 1 ms here) is on the virtual clock.
@@ -226,7 +206,9 @@ describe('conversation replay: our node as A (the dialer) against B\'s recorded 
     expect(peer.outbound).toBe(true);
     expect(peer.persistent).toBe(true);
     expectRecordedNodeInfo(peer.nodeInfo, conv.node_info_B);
+    // Node's own PEX wiring gives CometBFT's channel order: the user reactors' channels, then 0x00.
     expect(hex(node.sw.nodeInfo().channels)).toBe(conv.node_info_A.channels);
+    expect(node.sw.reactor('pex')).toBe(node.pex);
     for (const r of standIns) expect(r.received).toEqual([]);
   });
 
@@ -254,23 +236,6 @@ describe('conversation replay: our node as A (the dialer) against B\'s recorded 
     // is not routable, so a strict book keeps it out.
     expect(node.addrBook.size()).toBe(3);
     expect(node.addrBook.hasAddress(new NetAddress(conv.keys_B.node_id, B_ADDR.ip, B_ADDR.port))).toBe(false);
-  });
-
-  it('with Node\'s own PEX wiring, only the channel order in NodeInfo differs (00 first); the rest of the conversation is the same', async () => {
-    const { node, pex, b } = await replayAsDialer(false, true);
-    const out = b.received;
-    const rec = conv.stream_A_to_B;
-    expect(out.length).toBe(TOTAL);
-    expect(hex(out.subarray(0, AUTH_AT + FRAME_SEALED_BYTES))).toBe(rec.segments[0].hex + rec.segments[1].hex);
-    const ourInfoBytes = frameChunk(openFrame(out, NODE_INFO_AT, conv.keys_A.send_key, 1));
-    expect(ourInfoBytes.length).toBe(unhex(conv.node_info_A_length_delimited_hex).length);
-    const ours = decodeNodeInfo(ourInfoBytes.subarray(2));
-    expect(hex(ours.channels)).toBe('00' + conv.node_info_A.channels.slice(0, -2));
-    expectRecordedNodeInfo({ ...ours, channels: unhex(conv.node_info_A.channels) }, conv.node_info_A);
-    expect(hex(frameChunk(openFrame(out, PACKET_AT, conv.keys_A.send_key, 2)))).toBe(conv.pex_request_packet_length_delimited_hex);
-    expect(pex).toBe(node.pex);
-    expect(pex.stats.addrsReceived).toBe(3);
-    for (const a of recordedAddrs) expect(node.addrBook.hasAddress(a), a.toString()).toBe(true);
   });
 });
 

@@ -46,8 +46,11 @@ function infoFor(label: string, overrides: Partial<NodeInfo> = {}): NodeInfo {
 }
 
 /** Dials `to` from a bare memory transport and runs the upgrade by hand (a scripted remote). */
+let handDialers = 0;
 async function handUpgrade(w: World, label: string, to: NetAddress, ourNodeInfo: NodeInfo, dialedId = to.id) {
-  const t = w.net.transport(`10.9.${w.nodes.length}.${Math.floor(Math.random() * 200) + 1}`);
+  // Each hand dialer gets a host of its own, chosen deterministically (runs replay exactly).
+  handDialers++;
+  const t = w.net.transport(`10.9.${w.nodes.length}.${handDialers}`);
   const raw = await t.dial({ ip: to.ip, port: to.port });
   const key = keyFor(label);
   return upgradeConnection({ clock: w.clock }, { raw, identity: key, ourNodeInfo, dialedId });
