@@ -12,6 +12,7 @@ export { type NodeId, nodeIdFromPubKey, isValidNodeId } from './p2p/node-id.js';
 
 // Identity, addresses and NodeInfo
 export { NodeKey, ErrNodeKeyRead, ErrNodeKeyNotFound, ErrNodeKeyMalformed, ErrNodeKeyExists, ErrNodeKeyWrite, ErrNodeKeyInvalid } from './p2p/node-key.js';
+export { defaultNodeKeyBackend, type NodeKeyBackend } from './p2p/node-key.js';
 export { NetAddress, type HostLookup, ErrNetAddressNoId, ErrNetAddressInvalid, ErrNetAddressLookupNeeded, ErrNetAddressLookup, ErrNetAddressFromProto, ErrNetAddressBadField } from './p2p/net-address.js';
 export { type NodeInfo, type NodeInfoOther, type ProtocolVersion, type BuildNodeInfoOptions, buildNodeInfo, encodeNodeInfo, decodeNodeInfo, validateNodeInfo, validateNodeInfoResolving, checkNodeInfoCompatible, nodeInfoNetAddress, resolveNodeInfoNetAddress, nodeInfoHasChannel, nodeInfoToJson, DEFAULT_PROTOCOL_VERSION, MAX_NODE_INFO_SIZE_BYTES, ErrNodeInfoDecode, ErrNodeInfoInvalid, ErrNodeInfoIncompatible } from './p2p/node-info.js';
 
@@ -73,3 +74,4 @@ export { RpcServer, type RpcServerOptions } from './node/rpc/server.js';
 export { type RpcBackend, type RpcPeer, type DialPeersOptions, type PeerRates } from './node/rpc/backend.js';
 export { ErrPeerNotConnected, ErrPeerBannedByOperator, ErrBanRefused } from './node/node-rpc-backend.js';
 export { OperatorBans } from './node/operator-bans.js';
+export { TX_INDEXERS, type TxIndexer } from './node/load-config.js';

@@ -5,7 +5,7 @@
  * the spec, so they cannot drift apart.
  */
 
-export type ConfigSection = '' | 'p2p' | 'pex' | 'rpc' | 'instrumentation';
+export type ConfigSection = '' | 'p2p' | 'pex' | 'rpc' | 'tx_index' | 'instrumentation';
 
 /** Value kinds; each has one parser and one "accepted form" text in load-config.ts. */
 export type ConfigKind =
@@ -25,6 +25,7 @@ export type ConfigKind =
   | 'network'
   | 'log-level'
   | 'log-format'
+  | 'tx-indexer'
   | 'metric-namespace';
 
 export interface ConfigKeyDef {
@@ -190,6 +191,13 @@ export const CONFIG_KEYS: readonly ConfigKeyDef[] = [
     'Largest request body the RPC server accepts, in bytes.',
   ]),
 
+  // ---- [tx_index] ----
+  k('tx_index', 'indexer', 'tx-indexer', 'null', [
+    'Transaction indexer: "null" (none), "kv" or "psql", as in CometBFT. Switchyard indexes',
+    'nothing, so the default is "null" (CometBFT\'s is "kv"); the value only decides what',
+    'NodeInfo advertises to peers: other.tx_index = "off" for "null", "on" otherwise.',
+  ]),
+
   // ---- [instrumentation] ----
   k('instrumentation', 'prometheus', 'bool', false, [
     'Serve Prometheus metrics on prometheus_listen_addr.',
@@ -210,10 +218,11 @@ export const SECTION_TITLES: Record<ConfigSection, string> = {
   p2p: 'Peer-to-peer options (CometBFT keys and defaults)',
   pex: 'Peer exchange and address book options (Switchyard extension)',
   rpc: 'RPC server options',
+  tx_index: 'Transaction indexer options',
   instrumentation: 'Metrics options',
 };
 
-export const SECTION_ORDER: readonly ConfigSection[] = ['', 'p2p', 'pex', 'rpc', 'instrumentation'];
+export const SECTION_ORDER: readonly ConfigSection[] = ['', 'p2p', 'pex', 'rpc', 'tx_index', 'instrumentation'];
 
 /** The key definition for a dotted name, or undefined. */
 export function findConfigKey(dotted: string): ConfigKeyDef | undefined {

@@ -78,8 +78,14 @@ export interface NodeConfig {
     addrBookSavePeriodMs: number;
   };
   rpc: { laddr: string; listen: HostPort | undefined; unsafe: boolean; maxOpenConnections: number; maxBodyBytes: number };
+  /** No indexer runs; `indexer` only decides NodeInfo `other.tx_index` ("off" for "null", else "on"). */
+  txIndex: { indexer: TxIndexer };
   instrumentation: { prometheus: boolean; prometheusListenAddr: string; prometheusListen: HostPort; maxOpenConnections: number; namespace: string };
 }
+
+/** CometBFT's `[tx_index] indexer` values. */
+export const TX_INDEXERS = ['null', 'kv', 'psql'] as const;
+export type TxIndexer = (typeof TX_INDEXERS)[number];
 
 /** Override flags by name without "--" (`'p2p.seeds'`); strings as typed on the command line. */
 export type ConfigFlags = Readonly<Record<string, string | boolean | undefined>>;
@@ -111,6 +117,7 @@ const KIND_FORM: Record<ConfigKind, string> = {
   network: 'a network name of 1-50 printable ASCII characters without spaces',
   'log-level': LOG_LEVEL_FORM,
   'log-format': '"plain" or "json"',
+  'tx-indexer': '"null", "kv" or "psql"',
   'metric-namespace': 'a Prometheus name: letters, digits and "_", not starting with a digit',
 };
 
@@ -206,6 +213,9 @@ function parseValue(kind: ConfigKind, value: string | number | boolean): Parsed 
     }
     case 'log-format':
       if (value !== 'plain' && value !== 'json') throw new ValueError();
+      return value;
+    case 'tx-indexer':
+      if (!(TX_INDEXERS as readonly string[]).includes(value)) throw new ValueError();
       return value;
     case 'metric-namespace':
       if (!/^[a-zA-Z_][a-zA-Z0-9_]*$/.test(value)) throw new ValueError();
@@ -419,6 +429,7 @@ function buildConfig(absHome: string, file: string, doc: Record<string, unknown>
       maxOpenConnections: get('rpc.max_open_connections'),
       maxBodyBytes: get('rpc.max_body_bytes'),
     },
+    txIndex: { indexer: get<TxIndexer>('tx_index.indexer') },
     instrumentation: {
       prometheus: get('instrumentation.prometheus'),
       prometheusListenAddr: rawText(def('instrumentation.prometheus_listen_addr'), flags, fromFile),

@@ -4,6 +4,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { boundAddress, closeHttp, listenHttp } from './http-server-lifecycle.js';
 import type { PrometheusRegistry } from './metrics.js';
 
 export interface MetricsServerOptions {
@@ -39,26 +40,15 @@ export class MetricsServer {
 
   /** Starts listening; rejects when the address cannot be bound (for example, in use). */
   listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      // An empty host means every interface, as Go's ":26660" does.
-      this.server.listen(this.options.port, this.options.host === '' ? undefined : this.options.host, () => {
-        this.server.off('error', onError);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listenHttp(this.server, this.options.host, this.options.port);
   }
 
   address(): AddressInfo | undefined {
-    return (this.server.address() as AddressInfo | null) ?? undefined;
+    return boundAddress(this.server);
   }
 
+  /** Stops listening and closes open client connections. */
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      if (!this.server.listening) return resolve();
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    return closeHttp(this.server);
   }
 }

@@ -140,7 +140,8 @@ export class Node {
           moniker: config.moniker,
           version: options.version ?? packageVersion(),
           listenAddr: advertisedListenAddr(config),
-          txIndex: 'off',
+          // CometBFT advertises "on" whenever an indexer is configured; ours only reports the setting.
+          txIndex: config.txIndex.indexer === 'null' ? 'off' : 'on',
           rpcAddress: config.rpc.laddr,
           ...options.tuning?.nodeInfo,
         },

@@ -31,8 +31,17 @@ export interface PersistentRedialerDeps {
   track(work: Promise<unknown>): void;
 }
 
+/** One peer's redial loop. */
+interface RedialLoop {
+  readonly controller: AbortController;
+  /** Schedule position of the dial in flight (or just made, until the loop decides what next); undefined while sleeping. */
+  dialAttempt: number | undefined;
+  /** A restart asked for after this loop's current dial began: where the schedule continues once that dial is over. */
+  restartAt: number | undefined;
+}
+
 export class PersistentRedialer {
-  private readonly loops = new Map<NodeId, AbortController>();
+  private readonly loops = new Map<NodeId, RedialLoop>();
   /** Schedule position after the last successful redial, per ID (persistent peers only: bounded by config). */
   private readonly resumeAt = new Map<NodeId, number>();
 
@@ -43,26 +52,36 @@ export class PersistentRedialer {
 
   /** After a connection of `id` dropped: where its new loop starts. */
   firstAttemptAfterDrop(id: NodeId, connectedForMs: number): number {
-    return connectedForMs >= STABLE_CONNECTION_MS ? 0 : (this.resumeAt.get(id) ?? 0);
+    if (connectedForMs >= STABLE_CONNECTION_MS) return 0;
+    // The loop's own dial may have made the connection that dropped, before the loop recorded its
+    // success in resumeAt: continue after that dial.
+    const dialAttempt = this.loops.get(id)?.dialAttempt;
+    if (dialAttempt !== undefined) return dialAttempt + 1;
+    return this.resumeAt.get(id) ?? 0;
   }
 
-  /** Starts the loop for `addr.id` unless one runs; dial number `firstAttempt` of the schedule comes first. */
+  /**
+   * Starts the loop for `addr.id`; dial number `firstAttempt` of the schedule comes first. When a
+   * loop already runs and is sleeping, its next dial serves this request too. When its dial has
+   * begun, the connection that dial makes may be the very one that dropped (a reactor's addPeer or
+   * a 'peer:add' listener that stops the peer does so before the loop has finished): the loop then
+   * carries on from `firstAttempt` instead of ending, so the peer is never left without a loop.
+   */
   start(addr: NetAddress, firstAttempt: number): void {
-    if (!this.deps.isRunning() || this.loops.has(addr.id)) return;
-    const ac = new AbortController();
-    this.loops.set(addr.id, ac);
-    this.deps.track(
-      this.run(addr, firstAttempt, ac.signal)
-        .catch(() => undefined) // an aborted sleep
-        .finally(() => {
-          if (this.loops.get(addr.id) === ac) this.loops.delete(addr.id);
-        }),
-    );
+    if (!this.deps.isRunning()) return;
+    const existing = this.loops.get(addr.id);
+    if (existing) {
+      if (existing.dialAttempt !== undefined) existing.restartAt = Math.min(existing.restartAt ?? firstAttempt, firstAttempt);
+      return;
+    }
+    const loop: RedialLoop = { controller: new AbortController(), dialAttempt: undefined, restartAt: undefined };
+    this.loops.set(addr.id, loop);
+    this.deps.track(this.run(addr, firstAttempt, loop).catch(() => undefined)); // rejects only with an aborted sleep's reason
   }
 
   /** Aborts every loop (their sleeps end at once). */
   stopAll(reason: unknown): void {
-    for (const ac of this.loops.values()) ac.abort(reason);
+    for (const loop of this.loops.values()) loop.controller.abort(reason);
   }
 
   /** IDs with a loop running. */
@@ -74,27 +93,43 @@ export class PersistentRedialer {
     return this.loops.size;
   }
 
-  private async run(addr: NetAddress, firstAttempt: number, signal: AbortSignal): Promise<void> {
+  private async run(addr: NetAddress, firstAttempt: number, loop: RedialLoop): Promise<void> {
     const { clock, rng, logger } = this.deps;
-    for (let attempt = firstAttempt; ; attempt++) {
-      const { delayMs } = planRedial(attempt, rng.int(REDIAL_JITTER_MAX_MS), { maxDialPeriodMs: this.options.maxDialPeriodMs });
-      if (delayMs > 0) await clock.sleep(delayMs, signal);
-      if (!this.deps.isRunning() || signal.aborted) return;
-      try {
-        await this.deps.dial(addr);
-        this.resumeAt.set(addr.id, attempt + 1);
-        return;
-      } catch (err) {
-        if (
-          err instanceof ErrAlreadyDialingOrConnected ||
-          err instanceof ErrRejectedDuplicate ||
-          err instanceof ErrRejectedSelf ||
-          err instanceof ErrSwitchNotRunning
-        ) {
-          return;
+    const signal = loop.controller.signal;
+    try {
+      for (let attempt = firstAttempt; ; ) {
+        const { delayMs } = planRedial(attempt, rng.int(REDIAL_JITTER_MAX_MS), { maxDialPeriodMs: this.options.maxDialPeriodMs });
+        if (delayMs > 0) await clock.sleep(delayMs, signal);
+        if (!this.deps.isRunning() || signal.aborted) return;
+        loop.dialAttempt = attempt;
+        loop.restartAt = undefined;
+        let done: boolean;
+        try {
+          await this.deps.dial(addr);
+          this.resumeAt.set(addr.id, attempt + 1);
+          done = true;
+        } catch (err) {
+          done =
+            err instanceof ErrAlreadyDialingOrConnected ||
+            err instanceof ErrRejectedDuplicate ||
+            err instanceof ErrRejectedSelf ||
+            err instanceof ErrSwitchNotRunning;
+          if (!done) logger.info({ err, address: addr.toString(), attempt }, 'redial of persistent peer failed');
         }
-        logger.info({ err, address: addr.toString(), attempt }, 'redial of persistent peer failed');
+        loop.dialAttempt = undefined;
+        if (!done) {
+          attempt++;
+          continue;
+        }
+        // Deciding to end and leaving the map happen in one synchronous step (the finally below), so
+        // a start() either lands here as restartAt or finds no loop and starts a new one.
+        const restartAt = loop.restartAt;
+        loop.restartAt = undefined;
+        if (restartAt === undefined || !this.deps.isRunning() || signal.aborted) return;
+        attempt = restartAt;
       }
+    } finally {
+      if (this.loops.get(addr.id) === loop) this.loops.delete(addr.id);
     }
   }
 }

@@ -468,18 +468,7 @@ export class Switch extends SafeEmitter<SwitchEvents> {
       this.inflight.add(raw.stream);
       if (this.state !== 'running') throw new ErrSwitchNotRunning('dialPeerWithAddress');
       await this.filterConn(raw);
-      const up = await upgradeConnection(
-        { clock: this.clock },
-        {
-          raw,
-          identity: this.nodeKey,
-          ourNodeInfo: this.nodeInfo(),
-          dialedId: addr.id,
-          handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
-          signal: this.stopController.signal,
-          ephemeralPrivateKey: this.opts.ephemeralKeyProvider?.(),
-        },
-      );
+      const up = await this.upgrade(raw, addr.id);
       return await this.addPeer(up, raw, true, addr);
     } catch (err) {
       raw?.stream.destroy();
@@ -533,23 +522,29 @@ export class Switch extends SafeEmitter<SwitchEvents> {
   private async acceptInbound(raw: RawConnection): Promise<void> {
     try {
       await this.filterConn(raw);
-      const up = await upgradeConnection(
-        { clock: this.clock },
-        {
-          raw,
-          identity: this.nodeKey,
-          ourNodeInfo: this.nodeInfo(),
-          handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
-          signal: this.stopController.signal,
-          ephemeralPrivateKey: this.opts.ephemeralKeyProvider?.(),
-        },
-      );
+      const up = await this.upgrade(raw);
       await this.addPeer(up, raw, false, new NetAddress(up.id, raw.remote.ip, raw.remote.port));
     } catch (err) {
       raw.stream.destroy();
       this.logger.debug({ err, remote: remoteText(raw.remote) }, 'inbound connection refused');
       this.emit('accept:error', raw.remote, err);
     }
+  }
+
+  /** Handshake on a raw connection, either direction; `dialedId` (outbound only) must match who answers. */
+  private upgrade(raw: RawConnection, dialedId?: NodeId): Promise<UpgradedConnection> {
+    return upgradeConnection(
+      { clock: this.clock },
+      {
+        raw,
+        identity: this.nodeKey,
+        ourNodeInfo: this.nodeInfo(),
+        dialedId,
+        handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
+        signal: this.stopController.signal,
+        ephemeralPrivateKey: this.opts.ephemeralKeyProvider?.(),
+      },
+    );
   }
 
   private filterConn(raw: RawConnection): Promise<void> {

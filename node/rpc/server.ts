@@ -7,6 +7,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { boundAddress, closeHttp, listenHttp } from '../http-server-lifecycle.js';
 import type { Logger } from '../../p2p/logger.js';
 import { silentLogger } from '../../p2p/logger.js';
 import type { RpcBackend } from './backend.js';
@@ -93,27 +94,18 @@ export class RpcServer {
     }
   }
 
+  /** Starts listening; rejects when the address cannot be bound (for example, in use). */
   listen(): Promise<AddressInfo> {
-    return new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(err);
-      this.server.once('error', onError);
-      this.server.listen(this.options.port, this.options.host === '' ? undefined : this.options.host, () => {
-        this.server.off('error', onError);
-        resolve(this.server.address() as AddressInfo);
-      });
-    });
+    return listenHttp(this.server, this.options.host, this.options.port);
   }
 
   address(): AddressInfo | undefined {
-    return (this.server.address() as AddressInfo | null) ?? undefined;
+    return boundAddress(this.server);
   }
 
+  /** Stops listening and closes open client connections. */
   close(): Promise<void> {
-    return new Promise((resolve) => {
-      if (!this.server.listening) return resolve();
-      this.server.close(() => resolve());
-      this.server.closeAllConnections();
-    });
+    return closeHttp(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -85,62 +85,6 @@ export function writeDelimited(stream: Writable, body: Uint8Array): Promise<void
 }
 
 /**
- * Reads up to `n` bytes from `stream` without taking more than `n`. Resolves with exactly `n`
- * bytes, or fewer only when the stream ended or closed first.
- */
-export function readExactly(stream: Readable, n: number, signal?: AbortSignal): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
-    if (n === 0) {
-      resolve(Buffer.alloc(0));
-      return;
-    }
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    if (stream.errored) {
-      reject(stream.errored);
-      return;
-    }
-    if (stream.destroyed || stream.readableEnded) {
-      resolve(Buffer.alloc(0));
-      return;
-    }
-    let settled = false;
-    const finish = (result: Buffer | null, err?: unknown): void => {
-      if (settled) return;
-      settled = true;
-      stream.off('readable', onReadable);
-      stream.off('end', onEnd);
-      stream.off('error', onError);
-      stream.off('close', onClose);
-      signal?.removeEventListener('abort', onAbort);
-      if (result) resolve(result);
-      else reject(err);
-    };
-    const onReadable = (): void => {
-      // read(n) returns exactly n bytes, or null while fewer are buffered; after the end it
-      // returns whatever is left (fewer than n).
-      const chunk = stream.read(n) as Buffer | null;
-      if (chunk !== null) finish(chunk);
-    };
-    const onEnd = (): void => finish(Buffer.alloc(0));
-    const onError = (err: unknown): void => finish(null, err);
-    const onClose = (): void => {
-      if (stream.errored) finish(null, stream.errored);
-      else finish(Buffer.alloc(0));
-    };
-    const onAbort = (): void => finish(null, signal!.reason);
-    stream.on('readable', onReadable);
-    stream.on('end', onEnd);
-    stream.on('error', onError);
-    stream.on('close', onClose);
-    signal?.addEventListener('abort', onAbort, { once: true });
-    onReadable();
-  });
-}
-
-/**
  * Reads one uvarint-length-delimited message and returns its body. Throws
  * ErrDelimitedMessageTooLarge, ErrDelimitedMessageTruncated or ErrDelimitedVarintMalformed, the
  * stream's own error if it fails, or the abort reason.

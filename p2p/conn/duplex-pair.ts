@@ -2,9 +2,24 @@
  * Two connected in-memory byte streams, like the two ends of a TCP connection. Writes on one end
  * are read on the other, with backpressure: a writer waits while its peer's read buffer is full.
  * Ending one end (`end()`) ends the other's readable side; destroying one end closes both, and
- * the other end sees an ECONNRESET-like error if it still had writes to make.
+ * the other end sees an EPIPE error if it still had writes to make.
  */
 import { Duplex } from 'node:stream';
+
+/** A write on a closed in-memory pipe fails like one on a closed socket (code EPIPE). */
+export function pipeError(message: string): Error {
+  return Object.assign(new Error(message), { code: 'EPIPE' });
+}
+
+/**
+ * What the far end of an in-memory pipe sees when this end is destroyed, as after a TCP FIN/RST:
+ * end-of-stream first (so a reader finishes what it had), then it closes on the next tick.
+ */
+export function closeFarEnd(peer: Duplex): void {
+  if (peer.destroyed) return;
+  if (!peer.readableEnded) peer.push(null);
+  process.nextTick(() => peer.destroy());
+}
 
 class PipeEnd extends Duplex {
   peer!: PipeEnd;
@@ -25,7 +40,7 @@ class PipeEnd extends Duplex {
 
   override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (err?: Error | null) => void): void {
     if (this.peer.destroyed || this.peer.readableEnded) {
-      callback(Object.assign(new Error('write to a closed pipe'), { code: 'EPIPE' }));
+      callback(pipeError('write to a closed pipe'));
       return;
     }
     if (this.peer.push(chunk)) callback();
@@ -40,13 +55,8 @@ class PipeEnd extends Duplex {
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     const held = this.heldWrite;
     this.heldWrite = null;
-    if (held) held(Object.assign(new Error('pipe destroyed'), { code: 'EPIPE' }));
-    const peer = this.peer;
-    if (!peer.destroyed) {
-      // Like a TCP FIN/RST: the other side sees end-of-stream, then closes.
-      if (!peer.readableEnded) peer.push(null);
-      process.nextTick(() => peer.destroy());
-    }
+    if (held) held(pipeError('pipe destroyed'));
+    closeFarEnd(this.peer);
     callback(err);
   }
 }

@@ -351,18 +351,7 @@ export class SecretConnection extends Duplex {
     }
     // Frames before a bad one are delivered, as CometBFT's reader would have returned them.
     const more = dataBytes === 0 || this.push(out.subarray(FRAME_LENGTH_FIELD_BYTES, FRAME_LENGTH_FIELD_BYTES + dataBytes));
-    if (failure) {
-      this.destroy(failure);
-      return;
-    }
-    if (offset < chunk.length) {
-      chunk.copy(this.carry, 0, offset);
-      this.carryLength = chunk.length - offset;
-    }
-    if (!more) {
-      this.rawPausedByUs = true;
-      this.raw.pause();
-    }
+    this.finishChunk(chunk, offset, more, failure);
   }
 
   /**
@@ -400,6 +389,15 @@ export class SecretConnection extends Duplex {
       offset += FRAME_SEALED_BYTES;
     }
     if (dataEnd > dataStart) more = this.push(chunk.subarray(dataStart, dataEnd)) && more;
+    this.finishChunk(chunk, offset, more, failure);
+  }
+
+  /**
+   * The end of both receive paths, once the chunk's whole frames are delivered: a bad frame ends
+   * the connection; otherwise the partial frame from `offset` on waits in `carry` for the next
+   * chunk, and the raw stream pauses while our reader's buffer is full (`more` false).
+   */
+  private finishChunk(chunk: Buffer, offset: number, more: boolean, failure: Error | undefined): void {
     if (failure) {
       this.destroy(failure);
       return;

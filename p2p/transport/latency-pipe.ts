@@ -8,6 +8,7 @@
  */
 import { Duplex } from 'node:stream';
 import type { Clock, TimerHandle } from '../clock.js';
+import { closeFarEnd, pipeError } from '../conn/duplex-pair.js';
 
 class LatencyEnd extends Duplex {
   peer!: LatencyEnd;
@@ -31,7 +32,7 @@ class LatencyEnd extends Duplex {
 
   override _write(chunk: Buffer, _enc: BufferEncoding, callback: (err?: Error | null) => void): void {
     if (this.peer.destroyed || this.peer.readableEnded) {
-      callback(Object.assign(new Error('write to a closed pipe'), { code: 'EPIPE' }));
+      callback(pipeError('write to a closed pipe'));
       return;
     }
     this.inFlight.push({ chunk, due: this.clock.now() + this.latencyMs });
@@ -62,12 +63,8 @@ class LatencyEnd extends Duplex {
     this.inFlightBytes = 0;
     const held = this.heldWrite;
     this.heldWrite = null;
-    if (held) held(Object.assign(new Error('pipe destroyed'), { code: 'EPIPE' }));
-    const peer = this.peer;
-    if (!peer.destroyed) {
-      if (!peer.readableEnded) peer.push(null);
-      process.nextTick(() => peer.destroy());
-    }
+    if (held) held(pipeError('pipe destroyed'));
+    closeFarEnd(this.peer);
     callback(err);
   }
 

@@ -8,6 +8,7 @@
 import type { Duplex } from 'node:stream';
 import { createDuplexPair } from '../conn/duplex-pair.js';
 import { createLatencyPair } from './latency-pipe.js';
+import { OpenStreams } from './open-streams.js';
 import type { Clock, TimerHandle } from '../clock.js';
 import { ErrConnectionRefused, ErrDialAborted, ErrDialTimeout, ErrTransportClosed, ErrTransportListening } from './transport-errors.js';
 import {
@@ -156,7 +157,7 @@ export class MemoryTransport implements Transport {
   private readonly dialTimeoutMs: number;
   private handler: ConnectionHandler | undefined;
   private bound: TransportAddress | undefined;
-  private readonly streams = new Set<Duplex>();
+  private readonly open = new OpenStreams();
   private closed = false;
 
   constructor(
@@ -201,7 +202,7 @@ export class MemoryTransport implements Transport {
       const attempt = (): void => {
         if (settled) return;
         if (this.closed) return finish(new ErrTransportClosed('dial'));
-        const r = this.network.connect(this, remote, (s) => this.track(s));
+        const r = this.network.connect(this, remote, (s) => this.open.add(s));
         if (r === 'refused') finish(new ErrConnectionRefused(ip, port));
         else if (r !== 'blackholed') finish(r);
       };
@@ -215,7 +216,7 @@ export class MemoryTransport implements Transport {
 
   /** @internal Called by the network with the listener's end of a new connection. */
   accept(conn: RawConnection): void {
-    this.track(conn.stream);
+    this.open.add(conn.stream);
     const handler = this.handler;
     if (!handler) {
       conn.stream.destroy();
@@ -234,7 +235,7 @@ export class MemoryTransport implements Transport {
     if (this.bound) this.network.unregister(this.ip, this.port, this);
     this.handler = undefined;
     this.bound = undefined;
-    for (const s of [...this.streams]) s.destroy();
+    for (const s of this.open.list()) s.destroy();
   }
 
   listenAddress(): TransportAddress | undefined {
@@ -242,14 +243,6 @@ export class MemoryTransport implements Transport {
   }
 
   openConnections(): number {
-    let n = 0;
-    for (const s of this.streams) if (!s.destroyed) n++;
-    return n;
-  }
-
-  private track(s: Duplex): void {
-    this.streams.add(s);
-    s.once('close', () => this.streams.delete(s));
-    s.on('error', () => undefined);
+    return this.open.count();
   }
 }

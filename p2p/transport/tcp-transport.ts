@@ -16,6 +16,7 @@ import {
   ErrTransportClosed,
   ErrTransportListening,
 } from './transport-errors.js';
+import { OpenStreams } from './open-streams.js';
 import {
   DEFAULT_DIAL_TIMEOUT_MS,
   type ConnectionHandler,
@@ -48,7 +49,7 @@ export class TcpTransport implements Transport {
   private readonly dialTimeoutMs: number;
   private server: net.Server | undefined;
   private bound: TransportAddress | undefined;
-  private readonly sockets = new Set<net.Socket>();
+  private readonly open = new OpenStreams<net.Socket>();
   private closed = false;
 
   constructor(deps: { clock?: Clock; logger?: Logger } = {}, options: TcpTransportOptions = {}) {
@@ -72,7 +73,7 @@ export class TcpTransport implements Transport {
         socket.destroy();
         return;
       }
-      this.track(socket);
+      this.open.add(socket);
       const conn: RawConnection = {
         stream: socket,
         remote: { ip: canonicalIp(socket.remoteAddress), port: socket.remotePort ?? 0 },
@@ -109,7 +110,7 @@ export class TcpTransport implements Transport {
     const timeoutMs = options.timeoutMs ?? this.dialTimeoutMs;
     return new Promise<RawConnection>((resolve, reject) => {
       const socket = net.connect({ host: ip, port, noDelay: true });
-      this.track(socket);
+      this.open.add(socket);
       let settled = false;
       const finish = (err: Error | undefined): void => {
         if (settled) return;
@@ -146,7 +147,7 @@ export class TcpTransport implements Transport {
     const server = this.server;
     this.server = undefined;
     this.bound = undefined;
-    const closing = [...this.sockets].map((s) => new Promise<void>((resolve) => {
+    const closing = this.open.list().map((s) => new Promise<void>((resolve) => {
       if (s.closed) resolve();
       else s.once('close', () => resolve());
       s.destroy();
@@ -160,17 +161,6 @@ export class TcpTransport implements Transport {
   }
 
   openConnections(): number {
-    // A destroyed socket only waits for its 'close' event; it holds no descriptor any more.
-    let n = 0;
-    for (const s of this.sockets) if (!s.destroyed) n++;
-    return n;
-  }
-
-  private track(socket: net.Socket): void {
-    this.sockets.add(socket);
-    socket.once('close', () => this.sockets.delete(socket));
-    // A socket error is reported to whoever reads the stream; this listener only keeps an
-    // unobserved error from becoming an uncaught exception.
-    socket.on('error', () => undefined);
+    return this.open.count();
   }
 }

@@ -10,37 +10,17 @@ import { createFrameAead, FRAME_PLAINTEXT_BYTES, FRAME_SEALED_BYTES } from '../.
 import { ErrConnectionRefused, ErrTransportClosed } from '../../p2p/transport/transport-errors.js';
 import type { ConnectionHandler, RawConnection, Transport, TransportAddress } from '../../p2p/transport/transport.js';
 
-export const VECTORS_DIR = '../shared/vectors/cometbft/';
-export const hex = (b: Uint8Array): string => Buffer.from(b).toString('hex');
-export const unhex = (s: string): Buffer => Buffer.from(s, 'hex');
+// The vector file's shapes and byte helpers are shared with the SecretConnection vector tests.
+import {
+  hex,
+  unhex,
+  VECTORS_DIR,
+  type RecordedKeys,
+  type RecordedStream,
+} from '../p2p/conn/secret-connection-helpers.js';
 
-export interface Segment {
-  phase: string;
-  offset: number;
-  length: number;
-  hex: string;
-  nonce?: number;
-  plaintext_frame_hex?: string;
-  chunk_length?: number;
-  chunk_hex?: string;
-  padding_has_nonzero_stale_bytes?: boolean;
-}
-
-export interface RecordedStream {
-  hex: string;
-  segments: Segment[];
-  total_length: number;
-}
-
-export interface SideKeys {
-  ed25519_seed: string;
-  ed25519_pubkey: string;
-  ephemeral_x25519_private: string;
-  ephemeral_x25519_public: string;
-  node_id: string;
-  send_key: string;
-  recv_key: string;
-}
+export { hex, unhex, VECTORS_DIR, type RecordedStream };
+export type SideKeys = RecordedKeys;
 
 export interface RecordedNodeInfo {
   channels: string;

@@ -40,6 +40,37 @@ export interface HandshakeSide {
   first_frame_sealed_1044_nonce0: string;
 }
 
+/** One piece of a Go-recorded byte stream (go-generated-vectors.json): a handshake message or a frame. */
+export interface RecordedSegment {
+  phase: string;
+  offset: number;
+  length: number;
+  hex: string;
+  nonce?: number;
+  plaintext_frame_hex?: string;
+  chunk_length?: number;
+  chunk_hex?: string;
+  padding_has_nonzero_stale_bytes?: boolean;
+}
+
+/** All the bytes one side sent in a Go-recorded conversation, cut into segments. */
+export interface RecordedStream {
+  hex: string;
+  segments: RecordedSegment[];
+  total_length: number;
+}
+
+/** One side's keys in a Go-recorded conversation. */
+export interface RecordedKeys {
+  ed25519_seed: string;
+  ed25519_pubkey: string;
+  ephemeral_x25519_private: string;
+  ephemeral_x25519_public: string;
+  node_id: string;
+  send_key: string;
+  recv_key: string;
+}
+
 export function handshakeVector(): { side_A: HandshakeSide; side_B: HandshakeSide } {
   return readVectorJson('derived-secret-connection-handshake.json');
 }

@@ -20,7 +20,20 @@ import {
 import { SecretConnection } from '../../../p2p/conn/secret-connection.js';
 import { VirtualClock } from '../../../p2p/clock.js';
 import { switchyard } from '../../../p2p/proto/gen/wire.js';
-import { collect, handshakeVector, hex, identityFromSeed, readBytes, readVectorJson, unhex, VECTORS_DIR, waitFor } from './secret-connection-helpers.js';
+import {
+  collect,
+  handshakeVector,
+  hex,
+  identityFromSeed,
+  readBytes,
+  readVectorJson,
+  unhex,
+  VECTORS_DIR,
+  waitFor,
+  type RecordedKeys,
+  type RecordedSegment,
+  type RecordedStream,
+} from './secret-connection-helpers.js';
 
 const BACKENDS: HandshakeCryptoBackend[] = ['sodium-native', 'node:crypto'];
 const AEADS: FrameAeadKind[] = ['sodium-native', 'node:crypto'];
@@ -119,36 +132,12 @@ describe('derived-secret-connection-handshake.json, step by step', () => {
   });
 });
 
-interface Segment {
-  phase: string;
-  offset: number;
-  length: number;
-  hex: string;
-  nonce?: number;
-  plaintext_frame_hex?: string;
-  chunk_length?: number;
-  chunk_hex?: string;
-  padding_has_nonzero_stale_bytes?: boolean;
-}
-interface Stream {
-  hex: string;
-  segments: Segment[];
-  total_length: number;
-}
-interface KeysRecord {
-  ed25519_seed: string;
-  ed25519_pubkey: string;
-  ephemeral_x25519_private: string;
-  node_id: string;
-  send_key: string;
-  recv_key: string;
-}
 interface GoVectors {
-  conversation: { keys_A: KeysRecord; keys_B: KeysRecord; stream_A_to_B: Stream; stream_B_to_A: Stream };
+  conversation: { keys_A: RecordedKeys; keys_B: RecordedKeys; stream_A_to_B: RecordedStream; stream_B_to_A: RecordedStream };
   packet_split: {
     raw_stream_hex: string;
     raw_stream_length: number;
-    secret_connection: { mconn_write_sizes_into_secret_connection: number[]; stream_A_to_B: Stream };
+    secret_connection: { mconn_write_sizes_into_secret_connection: number[]; stream_A_to_B: RecordedStream };
   };
 }
 
@@ -159,7 +148,7 @@ const go = readVectorJson<GoVectors>('go-generated-vectors.json');
  * match byte for byte; for frames whose Go padding holds stale bytes, the ciphertext depends on
  * those, so we compare the decrypted length field and data and check our padding is zero.
  */
-function expectSameFrame(ours: Buffer, recorded: Segment, sendKeyHex: string): void {
+function expectSameFrame(ours: Buffer, recorded: RecordedSegment, sendKeyHex: string): void {
   expect(ours.length).toBe(FRAME_SEALED_BYTES);
   if (!recorded.padding_has_nonzero_stale_bytes) {
     expect(hex(ours)).toBe(recorded.hex);
@@ -182,7 +171,7 @@ type Side = 'A' | 'B';
  * pieces of `feedChunk` bytes (Infinity = all at once). Returns our connection, the bytes we
  * wrote, and the plaintext we received.
  */
-async function replay(me: Side, peerStream: Stream, feedChunk: number, aead: FrameAeadKind): Promise<{ conn: SecretConnection; wrote: () => Buffer; received: Buffer }> {
+async function replay(me: Side, peerStream: RecordedStream, feedChunk: number, aead: FrameAeadKind): Promise<{ conn: SecretConnection; wrote: () => Buffer; received: Buffer }> {
   const keys = me === 'A' ? go.conversation.keys_A : go.conversation.keys_B;
   const [ours, script] = createDuplexPair();
   const wrote = collect(script);
@@ -249,7 +238,7 @@ describe('go-generated-vectors.json packet_split over a SecretConnection', () =>
   it('one 2532-byte write becomes frames of 1024, 1024 and 484 bytes, as in Go', async () => {
     expect(ps.secret_connection.mconn_write_sizes_into_secret_connection).toEqual([ps.raw_stream_length]);
     // B's handshake bytes are the first two segments of the conversation's B stream (same keys).
-    const bHandshake: Stream = { ...go.conversation.stream_B_to_A, segments: go.conversation.stream_B_to_A.segments.slice(0, 2) };
+    const bHandshake: RecordedStream = { ...go.conversation.stream_B_to_A, segments: go.conversation.stream_B_to_A.segments.slice(0, 2) };
     bHandshake.hex = bHandshake.segments.map((s) => s.hex).join('');
     const { conn, wrote } = await replay('A', bHandshake, Infinity, 'sodium-native');
     conn.write(unhex(ps.raw_stream_hex));

@@ -61,4 +61,48 @@ describe('PersistentRedialer', () => {
     s.r.start(addr, 0); // not running: no loop
     expect(s.r.size).toBe(0);
   });
+  it('a restart asked for once a dial began continues the loop; one asked for while sleeping does not add a dial', async () => {
+    const times: number[] = [];
+    let resumeFrom: number | undefined;
+    let s!: ReturnType<typeof setup>;
+    s = setup(async (n) => {
+      times.push(s.clock.now());
+      if (n === 1) throw new Error('refused');
+      if (n === 2) {
+        // The connection this dial makes drops before the loop has seen the dial succeed.
+        resumeFrom = s.r.firstAttemptAfterDrop(addr.id, 10);
+        s.r.start(addr, resumeFrom);
+      }
+    });
+    const t0 = s.clock.now();
+    s.r.start(addr, 0); // dial 1 at once (fails), then sleeps toward attempt 1
+    await s.clock.advanceAsync(1000);
+    s.r.start(addr, 0); // while sleeping: the coming dial serves it
+    await s.clock.advanceAsync(60_000);
+    expect(resumeFrom).toBe(2); // the dropped dial was attempt 1: resume after it, not at once
+    expect(s.calls()).toBe(3); // attempt 0, attempt 1 (dropped), attempt 2
+    expect(times[0]).toBe(t0);
+    // Each later dial waits 5 s plus jitter in [0, 3 s).
+    for (const gap of [times[1] - times[0], times[2] - times[1]]) {
+      expect(gap).toBeGreaterThanOrEqual(5000);
+      expect(gap).toBeLessThan(8000);
+    }
+    expect(s.r.size).toBe(0);
+    expect(s.r.firstAttemptAfterDrop(addr.id, 10)).toBe(3);
+    expect(s.clock.pendingTimers()).toBe(0);
+  });
+
+  it('a restart recorded while the owner stops ends the loop without a timer', async () => {
+    let s!: ReturnType<typeof setup>;
+    s = setup(async () => {
+      s.r.start(addr, 1);
+      s.stop();
+    });
+    s.r.start(addr, 0);
+    await s.clock.advanceAsync(0);
+    await Promise.all(s.tasks);
+    expect(s.calls()).toBe(1);
+    expect(s.r.size).toBe(0);
+    expect(s.clock.pendingTimers()).toBe(0);
+  });
 });
