@@ -50,6 +50,8 @@ export { AddrBook, type AddrBookDeps, type AddrBookOptions, type AddrBookLoadRep
 export { type AddrBookLayout, DEFAULT_LAYOUT as DEFAULT_ADDRBOOK_LAYOUT } from './addrbook/params.js';
 export { groupKey } from './addrbook/group-key.js';
 export { ErrAddrBookRefused, ErrAddrBookNilAddr, ErrAddrBookInvalidAddr, ErrAddressBanned, ErrAddrBookPrivate, ErrAddrBookPrivateSrc, ErrAddrBookSelf, ErrAddrBookNonRoutable, ErrAddrBookOption, ErrAddrBookFileCorrupt, ErrAddrBookInvariant } from './addrbook/errors.js';
+export { ErrAddrBookSaveAbandoned } from './addrbook/errors.js';
+export type { AtomicWriteAsyncFs, AtomicWriteFileHandle } from './addrbook/atomic-write.js';
 
 // PEX reactor
 export { PexReactor, PEX_CHANNEL_DESCRIPTOR, type PexReactorDeps, type PexReactorOptions, type ResolvedPexOptions, type PexStats } from './pex/pex-reactor.js';

@@ -99,3 +99,13 @@ export class ErrAddrBookInvariant extends SwitchyardError {
     super(`address book invariant violated: ${violation}`);
   }
 }
+
+/**
+ * A `saveAsync()` whose snapshot was never written because the book was stopped with
+ * `{ save: false }` (the session was abandoned) before the save could replace the file.
+ */
+export class ErrAddrBookSaveAbandoned extends SwitchyardError {
+  constructor(readonly filePath: string) {
+    super(`address book save to ${filePath} was abandoned: the book was stopped without saving`);
+  }
+}

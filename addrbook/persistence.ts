@@ -39,7 +39,9 @@ export interface DecodedBook {
 
 /**
  * The document as Go's MarshalIndent (tab) writes it. V8's JSON.stringify beats hand-built strings
- * here (measured: about 3x at 20 000 entries), so we let it do the layout.
+ * here (measured: about 3x at 20 000 entries), so we let it do the layout. The book saves through
+ * book-snapshot.ts (a frozen copy encoded in slices); this one-piece form is the reference its
+ * output is tested against.
  */
 export function encodeBook(key: string, addrs: readonly KnownAddress[], banned: readonly KnownAddress[]): string {
   const entry = (ka: KnownAddress, withBuckets: boolean): object => ({

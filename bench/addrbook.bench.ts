@@ -7,8 +7,13 @@
  * - addrbook_selection_ms (lower is better; target <= 1): getSelection() (250 addresses).
  * - addrbook_save_ms (lower is better; target <= 200): save() including fsync and rename.
  * - addrbook_load_ms (lower is better; target <= 500): a new book's start() plus checkInvariants().
+ * - addrbook_save_block_ms (lower is better): the longest single event-loop block during an
+ *   asynchronous save (saveAsync, the periodic save's path: snapshot, slices encoded between
+ *   writes, fsync, rename, directory fsync), seen by a setImmediate probe; median of 5 saves.
+ *   Baseline: the same probe while fs.promises writes an equally large prepared Buffer the same
+ *   way (temp file, fsync, rename, directory fsync), i.e. the floor any asynchronous save pays.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, fsyncSync, closeSync, statSync, promises as fsp } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AddrBook } from '../addrbook/addr-book.js';
@@ -56,6 +61,56 @@ function benchAdd(book: AddrBook, map: Map<string, NetAddress>): void {
     }
   })));
   report('addrbook_add_per_s', ADDS / (addMs / 1000), 'ops/s', ADDS / (mapAddMs / 1000));
+}
+
+/**
+ * Runs `work` while a setImmediate probe records the gaps between its turns; returns the longest
+ * gap (ms), i.e. the longest time anything kept the event loop from coming back.
+ */
+async function longestBlock(work: () => Promise<void>): Promise<number> {
+  let last = performance.now();
+  let longest = 0;
+  let probing = true;
+  const tick = (): void => {
+    const t = performance.now();
+    longest = Math.max(longest, t - last);
+    last = t;
+    if (probing) setImmediate(tick);
+  };
+  setImmediate(tick);
+  await new Promise((r) => setImmediate(r));
+  longest = 0;
+  last = performance.now();
+  await work();
+  longest = Math.max(longest, performance.now() - last);
+  probing = false;
+  await new Promise((r) => setImmediate(r));
+  return longest;
+}
+
+/** What an asynchronous save of `bytes` costs at the least: temp file, fsync, rename, directory fsync. */
+async function writeBufferAsync(path: string, bytes: Buffer): Promise<void> {
+  const temp = `${path}.tmp`;
+  const fh = await fsp.open(temp, 'w');
+  await fh.write(bytes, 0, bytes.length);
+  await fh.sync();
+  await fh.close();
+  await fsp.rename(temp, path);
+  const dh = await fsp.open(join(path, '..'), 'r');
+  await dh.sync();
+  await dh.close();
+}
+
+async function benchSaveBlock(book: AddrBook, filePath: string, dir: string): Promise<void> {
+  const blocks: number[] = [];
+  for (let i = 0; i < 5; i++) blocks.push(await longestBlock(() => book.saveAsync()));
+  const bytes = Buffer.alloc(statSync(filePath).size, 0x20);
+  const bufFile = join(dir, 'buffer.json');
+  const base: number[] = [];
+  for (let i = 0; i < 5; i++) base.push(await longestBlock(() => writeBufferAsync(bufFile, bytes)));
+  // The samples too: on a loaded machine one scheduler or GC pause can dominate a median.
+  process.stderr.write(`addrbook_save_block_ms samples: ${blocks.map((b) => b.toFixed(1)).join(' ')}; baseline ${base.map((b) => b.toFixed(1)).join(' ')}\n`);
+  report('addrbook_save_block_ms', median(blocks), 'ms', median(base));
 }
 
 function timeIt(fn: () => void): number {
@@ -112,6 +167,8 @@ export async function run(): Promise<void> {
     closeSync(fd);
   })));
   report('addrbook_save_ms', saveMs, 'ms', mapSaveMs);
+
+  await benchSaveBlock(book, filePath, dir);
 
   // load + full invariant check
   const loadMs = median([0, 1, 2, 3, 4].map(() => timeIt(() => {

@@ -474,6 +474,7 @@ describe('AddrBook.unban', () => {
       book.unban(a);
       // Saved by the periodic save (the book is dirty), and reloaded as a plain new entry.
       clock.advance(120_000);
+      await book.whenSaved(); // the periodic save writes asynchronously
       const doc = JSON.parse(readFileSync(path, 'utf8'));
       expect(doc.banned).toBeUndefined();
       expect(doc.addrs.map((e: { addr: { id: string } }) => e.addr.id)).toEqual([a.id]);

@@ -197,16 +197,20 @@ describe('our own files', () => {
     expect(again.hasAddress(addrs[50])).toBe(true);
   });
 
-  it('saves every 2 minutes when changed, and not when unchanged', () => {
+  it('saves every 2 minutes when changed, and not when unchanged', async () => {
     const path = join(dir, 'addrbook.json');
     const { book, clock } = bookAt(path);
     book.start();
     clock.advance(120_000);
+    await book.whenSaved();
     expect(existsSync(path)).toBe(false);
     book.addAddress(routableAddr(1), routableAddr(2, 'e'));
     clock.advance(119_999);
+    await book.whenSaved();
     expect(existsSync(path)).toBe(false);
     clock.advance(1);
+    // The periodic save writes asynchronously: its file is there once it is done.
+    await book.whenSaved();
     expect(JSON.parse(readFileSync(path, 'utf8')).addrs).toHaveLength(1);
     book.stop();
   });

@@ -18,8 +18,18 @@ afterEach(() => {
 });
 
 /** Lets real socket I/O run (event-loop turns, no timers) until `done()` or a bound on turns. */
-async function ioUntil(done: () => boolean, maxTurns = 200_000): Promise<void> {
-  for (let i = 0; i < maxTurns && !done(); i++) await new Promise((r) => setImmediate(r));
+/**
+ * Lets real TCP I/O run until `done()` holds. Bounded by real time, not by a number of event-loop
+ * turns: a turn budget is a CPU-speed-dependent deadline (~1 s idle) that a loaded machine can
+ * blow mid-transfer. Spins on setImmediate at first (fast), then polls every millisecond so a long
+ * wait does not burn a core that the I/O itself needs. Throws when the condition never holds.
+ */
+async function ioUntil(done: () => boolean, maxMs = 20_000): Promise<void> {
+  const deadline = Date.now() + maxMs;
+  for (let turn = 0; !done(); turn++) {
+    if (Date.now() > deadline) throw new Error(`ioUntil: condition not reached in ${maxMs} ms`);
+    await new Promise((r) => (turn < 10_000 ? setImmediate(r) : setTimeout(r, 1)));
+  }
 }
 
 async function tcpPair(): Promise<[Socket, Socket]> {

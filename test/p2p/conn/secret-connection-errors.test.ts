@@ -2,7 +2,7 @@
  * Bad input ends a SecretConnection handshake or session with a typed error and nothing else:
  * each condition of issue 2, plus CometBFT's evil-peer scenarios (evil_secret_connection_test.go).
  */
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { once } from 'node:events';
 import { connect, createServer, Socket } from 'node:net';
 import { Duplex } from 'node:stream';
@@ -66,6 +66,12 @@ function honestAuthSig(p: ScriptedPeer): Buffer {
   return authSigBytes({ ed25519: peerId.publicKey }, peerId.sign(p.challenge));
 }
 
+/** Both ends of every TCP connection tcpVictim() made: destroyed after each test, so the file ends with no open sockets. */
+const tcpSockets: Socket[] = [];
+afterEach(() => {
+  for (const s of tcpSockets.splice(0)) s.destroy();
+});
+
 /** Like victim(), over a real TCP connection on 127.0.0.1 (our side dials). */
 async function tcpVictim(options: SecretConnectionOptions = {}): Promise<{ result: Promise<SecretConnection>; ours: Duplex; evil: Duplex }> {
   const server = createServer();
@@ -74,6 +80,7 @@ async function tcpVictim(options: SecretConnectionOptions = {}): Promise<{ resul
   const accepted = once(server, 'connection') as Promise<[Socket]>;
   const ours = connect((server.address() as { port: number }).port, '127.0.0.1');
   const [evil] = await accepted;
+  tcpSockets.push(ours, evil);
   server.close();
   const result = SecretConnection.handshake({ clock: new VirtualClock() }, ours, me, options);
   result.catch(() => undefined);
