@@ -94,10 +94,15 @@ export function collect(stream: Duplex): { bytes: () => Buffer; chunks: Buffer[]
 }
 
 /** Resolves once `predicate` holds, polling on real event-loop turns (bounded). */
-export async function waitFor(predicate: () => boolean, turns = 2000): Promise<void> {
-  for (let i = 0; i < turns; i++) {
+export async function waitFor(predicate: () => boolean, turns = 2000, maxMs = 10_000): Promise<void> {
+  // `turns` quick event-loop turns first; then, since several callers wait on real TCP, keep
+  // polling (every millisecond) up to a real-time deadline: a turn count alone is a deadline that
+  // shrinks with CPU speed and load.
+  const deadline = Date.now() + maxMs;
+  for (let i = 0; ; i++) {
     if (predicate()) return;
-    await new Promise((r) => setImmediate(r));
+    if (i >= turns && Date.now() > deadline) break;
+    await new Promise((r) => (i < turns ? setImmediate(r) : setTimeout(r, 1)));
   }
   throw new Error('condition not reached');
 }
