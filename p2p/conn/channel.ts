@@ -5,7 +5,18 @@
  */
 import type { Clock, TimerHandle } from '../clock.js';
 import { ErrMConnectionConfig, ErrRecvMessageTooLarge } from './mconnection-errors.js';
-import { byteView, delimitedPacketMsgSize, payloadSizeForChannel, writeDelimitedPacketMsg } from './packet-codec.js';
+import { copyIntoFrames } from './frame-aead.js';
+import {
+  byteView,
+  delimitedPacketMsgSize,
+  MAX_PACKET_MSG_HEADER_BYTES,
+  payloadSizeForChannel,
+  writeDelimitedPacketMsg,
+  writePacketMsgHeader,
+} from './packet-codec.js';
+
+/** Where writeNextPacketIntoFrames builds a packet header before copying it into frames. */
+const headerScratch = new Uint8Array(MAX_PACKET_MSG_HEADER_BYTES);
 
 export interface ChannelDescriptor {
   /** Channel id, 0..255 (a byte on the wire of CometBFT's descriptor). */
@@ -184,6 +195,33 @@ export class Channel {
     const eof = len === remaining;
     const end = writeDelimitedPacketMsg(buf, off, this.id, eof, msg, start, start + len);
     this.recentlySent += end - off;
+    this.unsentBytes -= len;
+    if (eof) {
+      this.sending = undefined;
+      this.sendingOffset = 0;
+      this.messagesSent++;
+      this.bytesSent += msg.length;
+    } else {
+      this.sendingOffset += len;
+    }
+    return end;
+  }
+
+  /**
+   * writeNextPacket for a SecretConnection frame buffer: writes the next packet at stream
+   * position `pos` of `frames` (see copyIntoFrames); returns the position after it.
+   */
+  writeNextPacketIntoFrames(frames: Uint8Array, pos: number): number {
+    if (!this.sending) this.loadNext();
+    const msg = this.sending!;
+    const start = this.sendingOffset;
+    const remaining = msg.length - start;
+    const len = Math.min(remaining, this.payloadBytes);
+    const eof = len === remaining;
+    const headerEnd = writePacketMsgHeader(headerScratch, 0, this.id, eof, len);
+    let end = copyIntoFrames(frames, pos, headerScratch, 0, headerEnd);
+    if (len > 0) end = copyIntoFrames(frames, end, msg, start, start + len);
+    this.recentlySent += end - pos;
     this.unsentBytes -= len;
     if (eof) {
       this.sending = undefined;

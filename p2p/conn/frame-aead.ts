@@ -60,6 +60,39 @@ export class SealBuffer {
   }
 }
 
+/**
+ * Copies src[start, end) into the data regions of a buffer of frame slots (1044 bytes each: a
+ * 4-byte length field, 1024 data bytes, 16 tag bytes) as if the slots' data regions were one
+ * contiguous stream, starting at stream position `pos`; returns the position after it. Lets a
+ * writer lay its bytes out directly where SecretConnection seals them (see
+ * SecretConnection.writeFrames), instead of building a flat buffer that is copied again.
+ */
+export function copyIntoFrames(out: Uint8Array, pos: number, src: Uint8Array, start: number, end: number): number {
+  if (end - start <= 32) {
+    // Short pieces (packet headers): a byte loop costs less than a view and a set() per piece.
+    let at = Math.floor(pos / FRAME_DATA_MAX_BYTES) * FRAME_SEALED_BYTES + FRAME_LENGTH_FIELD_BYTES + (pos % FRAME_DATA_MAX_BYTES);
+    let room = FRAME_DATA_MAX_BYTES - (pos % FRAME_DATA_MAX_BYTES);
+    for (let i = start; i < end; i++) {
+      if (room === 0) {
+        at += FRAME_SEALED_BYTES - FRAME_DATA_MAX_BYTES;
+        room = FRAME_DATA_MAX_BYTES;
+      }
+      out[at++] = src[i];
+      room--;
+    }
+    return pos + (end - start);
+  }
+  while (start < end) {
+    const within = pos % FRAME_DATA_MAX_BYTES;
+    const take = Math.min(FRAME_DATA_MAX_BYTES - within, end - start);
+    const at = Math.floor(pos / FRAME_DATA_MAX_BYTES) * FRAME_SEALED_BYTES + FRAME_LENGTH_FIELD_BYTES + within;
+    out.set(new Uint8Array(src.buffer, src.byteOffset + start, take), at);
+    start += take;
+    pos += take;
+  }
+  return pos;
+}
+
 /** libsodium through sodium-native's checked JS wrapper. */
 class SodiumFrameAead implements FrameAead {
   readonly kind = 'sodium-native';

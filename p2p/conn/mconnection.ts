@@ -8,7 +8,8 @@
  * packet from the channel with the least recentlySent/priority, and waits for 'drain' when the
  * stream pushes back. Batching therefore grows by itself under load and never delays an idle
  * connection; the flush throttle only holds back a small batch while the previous write is
- * still buffered in the stream.
+ * still buffered in the stream. Over a SecretConnection on a socket, a bulk batch is laid out
+ * straight in the SecretConnection's frame slots and sealed there (writeFrames), one copy fewer.
  *
  * Receiving: the stream is cut into length-checked packets (PacketReader), decoded, and PacketMsg
  * data is reassembled per channel; each complete message goes to handlers.onReceive. Anything
@@ -43,6 +44,7 @@ import {
   uvarintLength,
 } from './packet-codec.js';
 import { PacketReader } from './packet-reader.js';
+import { copyIntoFrames } from './frame-aead.js';
 import { SecretConnection } from './secret-connection.js';
 
 export interface MConnectionOptions {
@@ -199,6 +201,8 @@ export class MConnection {
   private readonly onWriteDone = (): void => this.onWriteProgress();
   /** Our batch buffers may be reused after their write callback: true over a SecretConnection. */
   private readonly batchBuffersReusable: boolean;
+  /** The stream as a SecretConnection, for direct frame writes (bulk batches over a socket). */
+  private readonly secretConn: SecretConnection | undefined;
   private readonly onDrain = (): void => this.onWriteProgress();
   private readonly onData = (chunk: Buffer): void => this.handleData(chunk);
   private readonly onEnd = (): void => this.handleEnd();
@@ -218,6 +222,7 @@ export class MConnection {
     this.logger = deps.logger ?? silentLogger;
     this.opts = resolveOptions(options);
     this.batchBuffersReusable = conn instanceof SecretConnection;
+    this.secretConn = conn instanceof SecretConnection ? conn : undefined;
     if (!Array.isArray(channels) || channels.length === 0) {
       throw new ErrMConnectionConfig('channels', 'a non-empty array of channel descriptors', channels);
     }
@@ -455,7 +460,26 @@ export class MConnection {
         if (this.flushing && !this.hasPendingData()) this.closeAfterFlush();
         return;
       }
-      const batch = this.buildBatch(control, dataBudget);
+      const cap = this.batchCapacity(control, dataBudget);
+      const sc = this.secretConn;
+      if (sc && cap >= MIN_POOLED_BATCH_BYTES && cap <= SecretConnection.FRAME_BUFFER_DATA_BYTES && sc.directWritable) {
+        // Bulk path: packets go straight into the SecretConnection's frame slots, sealed there.
+        const frames = sc.takeFrameBuffer();
+        const bytes = this.buildBatchIntoFrames(frames.buf, cap);
+        if (bytes === 0) {
+          sc.writeFrames(frames, 0, ignoreError);
+          return;
+        }
+        this.lastWriteMs = this.clock.now();
+        this.sendMonitor.update(bytes);
+        this.sendLimiter.consume(bytes);
+        if (!sc.writeFrames(frames, bytes, this.onWriteDone)) {
+          this.writeBlocked = true;
+          return;
+        }
+        continue;
+      }
+      const batch = this.buildBatch(control, cap);
       if (batch.length === 0) return;
       this.lastWriteMs = this.clock.now();
       this.sendMonitor.update(batch.length);
@@ -542,16 +566,45 @@ export class MConnection {
     };
   }
 
-  /** One buffer: owed pong, pending ping, then data packets chosen one by one by priority. */
-  private buildBatch(control: number, dataBudget: number): Uint8Array {
-    // Sized for the worst case of what is pending (small messages get a small buffer); the
-    // choice of each packet depends on recentlySent, which writing it updates.
+  /**
+   * Bytes the next batch may hold: the control packets plus the worst case of what is pending
+   * within the data budget (small messages get a small buffer). The choice of each packet depends
+   * on recentlySent, which writing it updates, so the exact size is known only once written.
+   */
+  private batchCapacity(control: number, dataBudget: number): number {
     let cap = control;
     if (dataBudget > 0) {
       let pending = 0;
       for (const ch of this.channels) pending += ch.pendingWireBytesBound();
       cap += Math.min(pending, Math.max(dataBudget, this.maxDelimitedPacketBytes));
     }
+    return cap;
+  }
+
+  /**
+   * buildBatch laid out in a SecretConnection frame buffer (see copyIntoFrames) instead of a
+   * flat one: the same bytes in the same order. Returns the batch's length.
+   */
+  private buildBatchIntoFrames(frames: Uint8Array, cap: number): number {
+    let pos = 0;
+    if (this.pongPending) {
+      pos = copyIntoFrames(frames, pos, PONG_DELIMITED, 0, PONG_DELIMITED.length);
+      this.pongPending = false;
+    }
+    if (this.pingPending) {
+      pos = copyIntoFrames(frames, pos, PING_DELIMITED, 0, PING_DELIMITED.length);
+      this.pingPending = false;
+    }
+    while (pos < cap) {
+      const ch = this.pickChannel();
+      if (!ch || pos + ch.nextPacketSize() > cap) break;
+      pos = ch.writeNextPacketIntoFrames(frames, pos);
+    }
+    return pos;
+  }
+
+  /** One buffer: owed pong, pending ping, then data packets chosen one by one by priority. */
+  private buildBatch(control: number, cap: number): Uint8Array {
     const buf = takeBatchBuffer(cap, this.batchBuffersReusable);
     let off = 0;
     if (this.pongPending) {

@@ -94,6 +94,22 @@ export function writeDelimitedPacketMsg(
   dataEnd: number,
 ): number {
   const dataLen = dataEnd - dataStart;
+  off = writePacketMsgHeader(buf, off, channelId, eof, dataLen);
+  if (dataLen > 0) {
+    buf.set(dataLen === data.length ? data : byteView(data, dataStart, dataEnd), off);
+    off += dataLen;
+  }
+  return off;
+}
+
+/** Longest header writePacketMsgHeader writes (prefix up to the data bytes), for any int32 sizes. */
+export const MAX_PACKET_MSG_HEADER_BYTES = 32;
+
+/**
+ * Writes everything of the delimited Packet{packet_msg{channelId, eof, data}} that precedes the
+ * `dataLen` data bytes (length prefix, tags, lengths); returns the offset where the data goes.
+ */
+export function writePacketMsgHeader(buf: Uint8Array, off: number, channelId: number, eof: boolean, dataLen: number): number {
   const body = packetMsgBodySize(channelId, eof, dataLen);
   off = writeUvarint(buf, off, 1 + uvarintLength(body) + body);
   buf[off++] = 0x1a;
@@ -109,8 +125,6 @@ export function writeDelimitedPacketMsg(
   if (dataLen > 0) {
     buf[off++] = 0x1a;
     off = writeUvarint(buf, off, dataLen);
-    buf.set(dataLen === data.length ? data : byteView(data, dataStart, dataEnd), off);
-    off += dataLen;
   }
   return off;
 }

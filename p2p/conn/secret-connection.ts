@@ -10,7 +10,8 @@
  * Throughput choices: all frames of a write batch (`_writev`) are sealed into one buffer and go
  * to the socket in one write; all complete frames of a received chunk are opened without
  * intermediate copies (in place in a socket's own buffer, or straight into one output buffer for
- * other Duplexes) and pushed as one chunk. A write of at most 1024 bytes is one frame, so it never
+ * other Duplexes) and pushed as one chunk. A writer that lays its bytes out in frame slots itself
+ * (MConnection's bulk batches, see writeFrames) has them sealed where they lie, without a copy. A write of at most 1024 bytes is one frame, so it never
  * arrives split across two reads; several small writes may arrive together in one read.
  */
 import { Socket } from 'node:net';
@@ -471,18 +472,7 @@ export class SecretConnection extends Duplex {
     let writable = true;
     const flush = (): void => {
       if (framesInOut === 0) return;
-      const bytes = framesInOut * FRAME_SEALED_BYTES;
-      const data = bytes === sb.buf.length ? sb.buf : sb.buf.subarray(0, bytes);
-      if (this.openInPlace && sb.frames === MAX_FRAMES_PER_SOCKET_WRITE) {
-        // A socket's write callback means the kernel has the bytes: the buffer is free again.
-        const done = sb;
-        writable = this.raw.write(data, (err) => {
-          if (!err && freeSealBuffers.length < MAX_FREE_SEAL_BUFFERS) freeSealBuffers.push(done);
-        });
-      } else {
-        // Other Duplexes (memory pipes) may hand this very buffer to their reader.
-        writable = this.raw.write(data);
-      }
+      writable = this.sendSealed(sb, framesInOut);
       if (sealed < usable) sb = this.takeSealBuffer(Math.min(usable - sealed, MAX_FRAMES_PER_SOCKET_WRITE));
       framesInOut = 0;
     };
@@ -509,6 +499,81 @@ export class SecretConnection extends Duplex {
     }
     if (writable) callback();
     else this.waitForDrain(callback);
+  }
+
+  /** Writes the first `frames` sealed frames of `sb` to the raw stream; returns its write() result. */
+  private sendSealed(sb: SealBuffer, frames: number): boolean {
+    const bytes = frames * FRAME_SEALED_BYTES;
+    const data = bytes === sb.buf.length ? sb.buf : sb.buf.subarray(0, bytes);
+    if (this.openInPlace && sb.frames === MAX_FRAMES_PER_SOCKET_WRITE) {
+      // A socket's write callback means the kernel has the bytes: the buffer is free again.
+      return this.raw.write(data, (err) => {
+        if (!err && freeSealBuffers.length < MAX_FREE_SEAL_BUFFERS) freeSealBuffers.push(sb);
+      });
+    }
+    // Other Duplexes (memory pipes) may hand this very buffer to their reader.
+    return this.raw.write(data);
+  }
+
+  // ---- direct frame writes (MConnection's bulk path) ----
+
+  /** Stream bytes that one buffer from takeFrameBuffer() carries (256 frames of 1024). */
+  static readonly FRAME_BUFFER_DATA_BYTES = MAX_FRAMES_PER_SOCKET_WRITE * FRAME_DATA_MAX_BYTES;
+
+  /**
+   * Whether writeFrames may be used now: the raw stream is a socket (its write callback frees the
+   * buffer), and nothing written through the Writable side is still queued or corked, so a direct
+   * write cannot overtake it; false once the stream is ending or destroyed.
+   */
+  get directWritable(): boolean {
+    return this.openInPlace && this.writable && this.writableLength === 0 && this.writableCorked === 0 && this.remoteKey !== undefined;
+  }
+
+  /**
+   * An empty frame buffer (256 slots) for writeFrames: the caller lays out up to
+   * FRAME_BUFFER_DATA_BYTES of stream bytes in its slots' data regions with copyIntoFrames().
+   */
+  takeFrameBuffer(): SealBuffer {
+    return this.takeSealBuffer(MAX_FRAMES_PER_SOCKET_WRITE);
+  }
+
+  /**
+   * Seals and sends the first `streamBytes` stream bytes laid out in `sb` (from takeFrameBuffer,
+   * filled with copyIntoFrames): exactly the frames and bytes on the wire that write() of the same
+   * bytes as one chunk produces, without copying them again. Only while directWritable. Returns
+   * false if the raw stream is over its buffer limit; `callback` runs once the raw stream has
+   * taken the bytes (at once, or on its 'drain'). `sb` belongs to this connection afterwards.
+   * Running out of nonces sends the frames that may still be sealed and destroys the stream.
+   */
+  writeFrames(sb: SealBuffer, streamBytes: number, callback: (err?: Error | null) => void): boolean {
+    if (!this.directWritable) throw new Error('writeFrames needs directWritable');
+    if (sb.frames !== MAX_FRAMES_PER_SOCKET_WRITE || !(streamBytes >= 0 && streamBytes <= SecretConnection.FRAME_BUFFER_DATA_BYTES)) {
+      throw new RangeError(`writeFrames: ${streamBytes} bytes do not fit a frame buffer`);
+    }
+    const frames = Math.ceil(streamBytes / FRAME_DATA_MAX_BYTES);
+    const usable = Math.min(frames, this.sendCounter.remaining());
+    const buf = sb.buf;
+    const nonce = this.sendCounter.nonce;
+    for (let i = 0; i < usable; i++) {
+      const at = i * FRAME_SEALED_BYTES;
+      const len = Math.min(streamBytes - i * FRAME_DATA_MAX_BYTES, FRAME_DATA_MAX_BYTES);
+      buf.writeUInt32LE(len, at);
+      if (len < FRAME_DATA_MAX_BYTES) buf.fill(0, at + FRAME_LENGTH_FIELD_BYTES + len, at + FRAME_PLAINTEXT_BYTES);
+      this.sendAead.sealFrameOf(sb, i, nonce);
+      this.sendCounter.advance();
+    }
+    let writable = true;
+    if (usable > 0) writable = this.sendSealed(sb, usable);
+    else if (freeSealBuffers.length < MAX_FREE_SEAL_BUFFERS) freeSealBuffers.push(sb);
+    if (usable < frames) {
+      const err = new ErrNonceExhausted('send');
+      this.destroy(err);
+      callback(err);
+      return false;
+    }
+    if (writable) callback();
+    else this.waitForDrain(callback);
+    return writable;
   }
 
   /** An output buffer for `frames` frames: a reused one for full-size socket batches, else a fresh one. */
