@@ -194,16 +194,7 @@ export class Channel {
     const len = Math.min(remaining, this.payloadBytes);
     const eof = len === remaining;
     const end = writeDelimitedPacketMsg(buf, off, this.id, eof, msg, start, start + len);
-    this.recentlySent += end - off;
-    this.unsentBytes -= len;
-    if (eof) {
-      this.sending = undefined;
-      this.sendingOffset = 0;
-      this.messagesSent++;
-      this.bytesSent += msg.length;
-    } else {
-      this.sendingOffset += len;
-    }
+    this.packetWritten(end - off, len, eof);
     return end;
   }
 
@@ -221,17 +212,22 @@ export class Channel {
     const headerEnd = writePacketMsgHeader(headerScratch, 0, this.id, eof, len);
     let end = copyIntoFrames(frames, pos, headerScratch, 0, headerEnd);
     if (len > 0) end = copyIntoFrames(frames, end, msg, start, start + len);
-    this.recentlySent += end - pos;
+    this.packetWritten(end - pos, len, eof);
+    return end;
+  }
+
+  /** Bookkeeping after a packet of `packetBytes` on the wire carried `len` bytes of `sending`. */
+  private packetWritten(packetBytes: number, len: number, eof: boolean): void {
+    this.recentlySent += packetBytes;
     this.unsentBytes -= len;
     if (eof) {
+      this.messagesSent++;
+      this.bytesSent += this.sending!.length;
       this.sending = undefined;
       this.sendingOffset = 0;
-      this.messagesSent++;
-      this.bytesSent += msg.length;
     } else {
       this.sendingOffset += len;
     }
-    return end;
   }
 
   /** Moves the queue head into `sending`, which frees a slot for the first waiter. */
