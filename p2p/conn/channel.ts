@@ -176,10 +176,8 @@ export class Channel {
 
   /** Size of the next packet on the wire (prefix included). Requires isSendPending(). */
   nextPacketSize(): number {
-    if (!this.sending) this.loadNext();
-    const remaining = this.sending!.length - this.sendingOffset;
-    const len = Math.min(remaining, this.payloadBytes);
-    return delimitedPacketMsgSize(this.id, len === remaining, len);
+    const len = this.nextChunkLength();
+    return delimitedPacketMsgSize(this.id, this.isLastChunk(len), len);
   }
 
   /**
@@ -187,12 +185,10 @@ export class Channel {
    * returns the offset after it. Updates recentlySent and the counters.
    */
   writeNextPacket(buf: Uint8Array, off: number): number {
-    if (!this.sending) this.loadNext();
+    const len = this.nextChunkLength();
+    const eof = this.isLastChunk(len);
     const msg = this.sending!;
     const start = this.sendingOffset;
-    const remaining = msg.length - start;
-    const len = Math.min(remaining, this.payloadBytes);
-    const eof = len === remaining;
     const end = writeDelimitedPacketMsg(buf, off, this.id, eof, msg, start, start + len);
     this.packetWritten(end - off, len, eof);
     return end;
@@ -203,17 +199,26 @@ export class Channel {
    * position `pos` of `frames` (see copyIntoFrames); returns the position after it.
    */
   writeNextPacketIntoFrames(frames: Uint8Array, pos: number): number {
-    if (!this.sending) this.loadNext();
+    const len = this.nextChunkLength();
+    const eof = this.isLastChunk(len);
     const msg = this.sending!;
     const start = this.sendingOffset;
-    const remaining = msg.length - start;
-    const len = Math.min(remaining, this.payloadBytes);
-    const eof = len === remaining;
     const headerEnd = writePacketMsgHeader(headerScratch, 0, this.id, eof, len);
     let end = copyIntoFrames(frames, pos, headerScratch, 0, headerEnd);
     if (len > 0) end = copyIntoFrames(frames, end, msg, start, start + len);
     this.packetWritten(end - pos, len, eof);
     return end;
+  }
+
+  /** Payload length of the next packet of the message being sent (loading the next message if none is). */
+  private nextChunkLength(): number {
+    if (!this.sending) this.loadNext();
+    return Math.min(this.sending!.length - this.sendingOffset, this.payloadBytes);
+  }
+
+  /** Whether a next packet of `len` payload bytes ends the message being sent (its eof). */
+  private isLastChunk(len: number): boolean {
+    return len === this.sending!.length - this.sendingOffset;
   }
 
   /** Bookkeeping after a packet of `packetBytes` on the wire carried `len` bytes of `sending`. */

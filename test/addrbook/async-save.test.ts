@@ -7,9 +7,7 @@
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import fc from 'fast-check';
-import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AddrBook } from '../../addrbook/addr-book.js';
 import {
@@ -23,11 +21,10 @@ import { encodeSnapshot, encodeSnapshotSlices, takeSnapshot } from '../../addrbo
 import { ErrAddrBookSaveAbandoned } from '../../addrbook/errors.js';
 import { KnownAddress, ZERO_TIME_MS } from '../../addrbook/known-address.js';
 import { encodeBook } from '../../addrbook/persistence.js';
-import type { Logger } from '../../p2p/logger.js';
 import { VirtualClock } from '../../p2p/clock.js';
 import { SeededRng } from '../../p2p/rng.js';
 import { NetAddress } from '../../p2p/net-address.js';
-import { routableAddr, TEST_KEY } from './helpers.js';
+import { captureLogger, routableAddr, TEST_KEY } from './helpers.js';
 
 let dir: string;
 beforeEach(() => {
@@ -97,20 +94,6 @@ function gatedFs(): {
       gate = undefined;
     },
     tempOpens: () => opens,
-  };
-}
-
-function captureLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
-  const out: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      out.push(String(chunk));
-      cb();
-    },
-  });
-  return {
-    logger: pino({ level: 'debug' }, stream) as unknown as Logger,
-    lines: () => out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l)),
   };
 }
 

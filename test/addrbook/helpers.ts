@@ -3,6 +3,9 @@ import { AddrBook, type AddrBookOptions } from '../../addrbook/addr-book.js';
 import { VirtualClock } from '../../p2p/clock.js';
 import { SeededRng } from '../../p2p/rng.js';
 import { NetAddress } from '../../p2p/net-address.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import type { Logger } from '../../p2p/logger.js';
 
 export const TEST_KEY = '0123456789abcdef01234567';
 
@@ -30,4 +33,19 @@ export function makeBook(options: AddrBookOptions = {}, seed = 1, startMs = 1_70
   const rng = new SeededRng(seed);
   const book = new AddrBook({ clock, rng }, { key: TEST_KEY, ...options });
   return { book, clock, rng };
+}
+
+/** A debug-level logger whose JSON lines the test can read back (warnings name files, etc.). */
+export function captureLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
+  const out: string[] = [];
+  const stream = new Writable({
+    write(chunk, _enc, cb) {
+      out.push(String(chunk));
+      cb();
+    },
+  });
+  return {
+    logger: pino({ level: 'debug' }, stream) as unknown as Logger,
+    lines: () => out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l)),
+  };
 }

@@ -2,9 +2,6 @@
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
-import { pino } from 'pino';
-import type { Logger } from '../../p2p/logger.js';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { AddrBook } from '../../addrbook/addr-book.js';
 import { realFs, writeFileAtomic, type AtomicWriteFs } from '../../addrbook/atomic-write.js';
@@ -14,7 +11,7 @@ import { ZERO_TIME_MS } from '../../addrbook/known-address.js';
 import { VirtualClock } from '../../p2p/clock.js';
 import { SeededRng } from '../../p2p/rng.js';
 import { NetAddress } from '../../p2p/net-address.js';
-import { addrAt, makeBook, routableAddr } from './helpers.js';
+import { addrAt, captureLogger, makeBook, routableAddr } from './helpers.js';
 
 const VECTORS = '../shared/vectors/cometbft';
 let dir: string;
@@ -24,18 +21,6 @@ beforeEach(() => {
 afterEach(() => {
   rmSync(dir, { recursive: true, force: true });
 });
-
-function captureLogger(): { logger: Logger; lines: () => Record<string, unknown>[] } {
-  const out: string[] = [];
-  const stream = new Writable({
-    write(chunk, _enc, cb) {
-      out.push(String(chunk));
-      cb();
-    },
-  });
-  const logger = pino({ level: 'debug' }, stream) as unknown as Logger;
-  return { logger, lines: () => out.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l)) };
-}
 
 function bookAt(filePath: string, options: Record<string, unknown> = {}, startMs = Date.parse('2026-11-21T10:08:00Z')) {
   const clock = new VirtualClock(startMs);

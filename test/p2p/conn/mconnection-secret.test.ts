@@ -4,8 +4,8 @@
  * the test is driven only by socket I/O and ends by itself.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import { once } from 'node:events';
+import type { Server } from 'node:net';
+import { rawTcpPair } from './secret-connection-helpers.js';
 import { VirtualClock } from '../../../p2p/clock.js';
 import { NodeKey } from '../../../p2p/node-key.js';
 import { SecretConnection } from '../../../p2p/conn/secret-connection.js';
@@ -32,21 +32,8 @@ async function ioUntil(done: () => boolean, maxMs = 20_000): Promise<void> {
   }
 }
 
-async function tcpPair(): Promise<[Socket, Socket]> {
-  const server = createServer();
-  servers.push(server);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const dialer = connect(port, '127.0.0.1');
-  await once(dialer, 'connect');
-  const [listener] = await accepted;
-  return [dialer, listener];
-}
-
 async function securePair(clock: VirtualClock): Promise<[SecretConnection, SecretConnection, NodeKey, NodeKey]> {
-  const [rawA, rawB] = await tcpPair();
+  const [rawA, rawB] = await rawTcpPair(servers);
   const keyA = NodeKey.fromSeed(new Uint8Array(32).fill(1));
   const keyB = NodeKey.fromSeed(new Uint8Array(32).fill(2));
   const [a, b] = await Promise.all([

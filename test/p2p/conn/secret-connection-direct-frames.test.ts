@@ -4,9 +4,9 @@
  * the wire, over real TCP on 127.0.0.1 with fixed keys so both runs encrypt identically.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { createServer, connect, type Server, type Socket } from 'node:net';
-import { once } from 'node:events';
+import type { Server } from 'node:net';
 import fc from 'fast-check';
+import { rawTcpPair } from './secret-connection-helpers.js';
 import { VirtualClock } from '../../../p2p/clock.js';
 import { NodeKey } from '../../../p2p/node-key.js';
 import { SecretConnection } from '../../../p2p/conn/secret-connection.js';
@@ -16,19 +16,6 @@ const servers: Server[] = [];
 afterEach(() => {
   for (const s of servers.splice(0)) s.close();
 });
-
-async function tcpPair(): Promise<[Socket, Socket]> {
-  const server = createServer();
-  servers.push(server);
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  const accepted = once(server, 'connection') as Promise<[Socket]>;
-  const dialer = connect(port, '127.0.0.1');
-  await once(dialer, 'connect');
-  const [listener] = await accepted;
-  return [dialer, listener];
-}
 
 /** Reads the data regions of `frames` slots back as one stream. */
 function dataOf(buf: Uint8Array, bytes: number): Uint8Array {
@@ -48,7 +35,7 @@ function pattern(n: number, seed: number): Uint8Array {
 
 /** Sends `payloads` over a fresh fixed-key connection; returns the bytes A wrote to its socket after the handshake and what B decrypted. */
 async function run(payloads: Uint8Array[], direct: boolean): Promise<{ wire: Buffer; plain: Buffer }> {
-  const [rawA, rawB] = await tcpPair();
+  const [rawA, rawB] = await rawTcpPair(servers);
   const clock = new VirtualClock();
   const wire: Buffer[] = [];
   const [a, b] = await Promise.all([
@@ -123,7 +110,7 @@ describe('SecretConnection direct frame writes', () => {
   });
 
   it('refuses buffers and sizes it cannot seal, and direct writes once the stream is ending', async () => {
-    const [rawA, rawB] = await tcpPair();
+    const [rawA, rawB] = await rawTcpPair(servers);
     const clock = new VirtualClock();
     const [a, b] = await Promise.all([
       SecretConnection.handshake({ clock }, rawA, NodeKey.fromSeed(new Uint8Array(32).fill(1))),

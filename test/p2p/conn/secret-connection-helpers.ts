@@ -2,6 +2,8 @@
 import { createPrivateKey, sign as nodeSign } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Duplex } from 'node:stream';
+import { once } from 'node:events';
+import { connect, createServer, type Server, type Socket } from 'node:net';
 import { ed25519 } from '@noble/curves/ed25519.js';
 import type { LocalIdentity } from '../../../p2p/conn/secret-connection.js';
 import { readDelimited, encodeDelimited } from '../../../p2p/conn/delimited.js';
@@ -178,3 +180,20 @@ export function authSigBytes(pubKey: switchyard.crypto.IPublicKey | null, sig: U
 }
 
 export { SEALED as FRAME_SEALED };
+
+/**
+ * Two connected raw TCP sockets on 127.0.0.1 (dialer, accepted). The listening server is pushed
+ * onto `servers` so the caller's afterEach can close it.
+ */
+export async function rawTcpPair(servers: Server[]): Promise<[Socket, Socket]> {
+  const server = createServer();
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const dialer = connect(port, '127.0.0.1');
+  await once(dialer, 'connect');
+  const [listener] = await accepted;
+  return [dialer, listener];
+}
