@@ -18,10 +18,11 @@ export { type NodeInfo, type NodeInfoOther, type ProtocolVersion, type BuildNode
 
 // Connections: SecretConnection and MConnection
 export { createDuplexPair } from './p2p/conn/duplex-pair.js';
-export { SecretConnection, type LocalIdentity, type SecretConnectionDeps, type SecretConnectionOptions, DEFAULT_HANDSHAKE_TIMEOUT_MS, MAX_HANDSHAKE_MESSAGE_BYTES } from './p2p/conn/secret-connection.js';
+export { SecretConnection, type LocalIdentity, type SecretConnectionDeps, type SecretConnectionOptions, DEFAULT_HANDSHAKE_TIMEOUT_MS, MAX_HANDSHAKE_MESSAGE_BYTES, OFFLOAD_MIN_FRAMES } from './p2p/conn/secret-connection.js';
 export { ErrHandshakeTimeout, ErrHandshakeStreamFailed, ErrInvalidEphemeralKey, ErrSmallOrderRemotePubKey, ErrHandshakeMessageMalformed, ErrUnsupportedPubKeyType, ErrMalformedPubKey, ErrChallengeVerification, ErrFrameTooLarge, ErrFrameAuthFailed, ErrTruncatedFrame, ErrNonceExhausted, ErrInvalidLocalIdentity } from './p2p/conn/secret-connection-errors.js';
 export { readDelimited, writeDelimited, encodeDelimited, type ReadDelimitedOptions, ErrDelimitedMessageTooLarge, ErrDelimitedMessageTruncated, ErrDelimitedVarintMalformed } from './p2p/conn/delimited.js';
 export { type FrameAeadKind } from './p2p/conn/frame-aead.js';
+export { FrameCryptoPool, type FrameCryptoPoolOptions } from './p2p/conn/frame-crypto-pool.js';
 export { MConnection, type MConnectionOptions, type MConnectionHandlers, DEFAULT_SEND_RATE, DEFAULT_RECV_RATE, DEFAULT_MAX_PACKET_MSG_PAYLOAD_SIZE, DEFAULT_FLUSH_THROTTLE_MS, DEFAULT_PING_INTERVAL_MS, DEFAULT_PONG_TIMEOUT_MS, DEFAULT_SEND_TIMEOUT_MS } from './p2p/conn/mconnection.js';
 export { type ChannelDescriptor, DEFAULT_SEND_QUEUE_CAPACITY, DEFAULT_RECV_BUFFER_CAPACITY_BYTES, DEFAULT_RECV_MESSAGE_CAPACITY_BYTES } from './p2p/conn/channel.js';
 export { type ConnectionStatus, type ChannelStatus, type CometConnectionStatusJson, toCometConnectionStatus } from './p2p/conn/connection-status.js';

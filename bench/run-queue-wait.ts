@@ -63,11 +63,16 @@ export async function alternateUntilClean(
   kinds: Array<() => number | Promise<number>>,
   want: number,
   maxRounds: number,
-): Promise<Array<{ values: number[]; disturbed: number; total: number }>> {
+): Promise<Array<{ values: number[]; all: number[]; disturbed: number; total: number }>> {
   const results: PassResult[][] = kinds.map(() => []);
   for (let round = 0; round < maxRounds; round++) {
     for (let k = 0; k < kinds.length; k++) results[k].push(await timedPass(kinds[k]));
     if (round + 1 >= want && results.every((rs) => rs.filter(isClean).length >= want)) break;
   }
-  return results.map((rs) => ({ values: leastDisturbed(rs, want), disturbed: rs.filter((r) => !isClean(r)).length, total: rs.length }));
+  return results.map((rs) => ({
+    values: leastDisturbed(rs, want),
+    all: rs.map((r) => r.value),
+    disturbed: rs.filter((r) => !isClean(r)).length,
+    total: rs.length,
+  }));
 }

@@ -26,7 +26,8 @@ export type ConfigKind =
   | 'log-level'
   | 'log-format'
   | 'tx-indexer'
-  | 'metric-namespace';
+  | 'metric-namespace'
+  | 'thread-count';
 
 export interface ConfigKeyDef {
   section: ConfigSection;
@@ -140,6 +141,11 @@ export const CONFIG_KEYS: readonly ConfigKeyDef[] = [
   k('p2p', 'allow_duplicate_ip', 'bool', false, [
     'Allow several peers from the same IP address.',
   ]),
+  k('p2p', 'crypto_threads', 'thread-count', 'auto', [
+    'Worker threads that encrypt and decrypt bulk transfers (large messages, block parts) off',
+    'the main thread: "auto" (one fewer than the CPUs, at most 4; none on one CPU) or a number',
+    'from 0 (everything on the main thread) to 64. Small messages never wait for a worker.',
+  ], { flag: true, origin: 'switchyard' }),
   k('p2p', 'handshake_timeout', 'duration', '20s', [
     'Accepted for compatibility with CometBFT config files. Like CometBFT, the transport',
     'uses a fixed 3 s limit for each handshake step.',

@@ -45,6 +45,8 @@ export interface P2pConfig {
   maxPacketMsgPayloadSize: number;
   sendRate: number;
   recvRate: number;
+  /** Frame crypto worker threads: 'auto' or 0–64. */
+  cryptoThreads: number | 'auto';
   pex: boolean;
   seedMode: boolean;
   privatePeerIds: string[];
@@ -119,11 +121,13 @@ const KIND_FORM: Record<ConfigKind, string> = {
   'log-format': '"plain" or "json"',
   'tx-indexer': '"null", "kv" or "psql"',
   'metric-namespace': 'a Prometheus name: letters, digits and "_", not starting with a digit',
+  'thread-count': '"auto" or a number of threads from 0 to 64',
 };
 
 /** TOML type the file must use for each kind. */
-function tomlTypeOf(kind: ConfigKind): 'string' | 'boolean' | 'integer' {
+function tomlTypeOf(kind: ConfigKind): 'string' | 'boolean' | 'integer' | 'string or integer' {
   if (kind === 'bool') return 'boolean';
+  if (kind === 'thread-count') return 'string or integer';
   if (kind === 'uint' || kind === 'positive-int') return 'integer';
   return 'string';
 }
@@ -150,6 +154,12 @@ function parseValue(kind: ConfigKind, value: string | number | boolean): Parsed 
       if (value < 0) throw new ValueError('negative');
       if (kind === 'positive-int' && value === 0) throw new ValueError('zero');
       return value;
+    }
+    case 'thread-count': {
+      if (value === 'auto') return value;
+      const n = typeof value === 'string' && /^\d+$/.test(value.trim()) ? Number(value.trim()) : value;
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0 || n > 64) throw new ValueError();
+      return n;
     }
     default:
       break;
@@ -347,7 +357,8 @@ function buildConfig(absHome: string, file: string, doc: Record<string, unknown>
     } else if (fromFile.has(key)) {
       const raw = fromFile.get(key);
       const want = tomlTypeOf(def.kind);
-      const ok = want === 'integer' ? typeof raw === 'bigint' : typeof raw === want;
+      const ok =
+        want === 'integer' ? typeof raw === 'bigint' : want === 'string or integer' ? typeof raw === 'bigint' || typeof raw === 'string' : typeof raw === want;
       if (!ok) throw new ErrConfigInvalid(key, `${KIND_FORM[def.kind]} (a TOML ${want})`, display(raw), { file });
       const value = typeof raw === 'bigint' ? bigintToNumber(raw) : (raw as string | boolean);
       values.set(key, parseChecked(def, value, key, file, display(raw)));
@@ -411,6 +422,7 @@ function buildConfig(absHome: string, file: string, doc: Record<string, unknown>
       allowDuplicateIp: get('p2p.allow_duplicate_ip'),
       handshakeTimeoutMs: get('p2p.handshake_timeout'),
       dialTimeoutMs: get('p2p.dial_timeout'),
+      cryptoThreads: get('p2p.crypto_threads'),
     },
     pex: {
       ensurePeersPeriodMs: get('pex.ensure_peers_period'),

@@ -11,6 +11,7 @@
  * address book, which saves it. A failed start undoes what it did and changes nothing on disk (the
  * book is stopped without saving).
  */
+import { FrameCryptoPool } from '../p2p/conn/frame-crypto-pool.js';
 import { createServer } from 'node:net';
 import { AddrBook, type AddrBookOptions } from '../addrbook/addr-book.js';
 import { systemClock, type Clock } from '../p2p/clock.js';
@@ -47,6 +48,12 @@ export interface NodeDeps {
   transport?: Transport;
   /** Host-name resolver for seeds (tests). */
   lookup?: HostLookup;
+  /**
+   * Worker threads for peers' bulk frame crypto; the caller keeps ownership. Default: with the
+   * default transport, a pool of p2p.crypto_threads threads that the node closes on stop; with
+   * an injected transport (tests, simulations), none, so everything stays on one thread.
+   */
+  cryptoPool?: FrameCryptoPool;
 }
 
 export interface NodeOptions {
@@ -89,6 +96,10 @@ export class Node {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly usesDefaultTransport: boolean;
+  /** The frame crypto pool this node created (and so closes), if any. */
+  private readonly ownCryptoPool: FrameCryptoPool | undefined;
+  /** The pool its connections use (given in deps, or ours), if any. */
+  readonly cryptoPool: FrameCryptoPool | undefined;
   private readonly channelOwners = new Map<number, string>();
   private rpcServer: RpcServer | undefined;
   private metricsServer: MetricsServer | undefined;
@@ -123,9 +134,16 @@ export class Node {
     );
     if (config.p2p.privatePeerIds.length > 0) this.addrBook.addPrivateIDs(config.p2p.privatePeerIds);
 
+    const threads = config.p2p.cryptoThreads;
+    if (!deps.cryptoPool && this.usesDefaultTransport) {
+      this.ownCryptoPool = new FrameCryptoPool({ threads: threads === 'auto' ? undefined : threads });
+    }
+    this.cryptoPool = deps.cryptoPool ?? this.ownCryptoPool;
+
     this.sw = new Switch(
       {
         transport,
+        cryptoPool: this.cryptoPool,
         nodeKey: this.nodeKey,
         clock: this.clock,
         rng,
@@ -191,11 +209,13 @@ export class Node {
       onCollectError: (name, err) => nodeLogger.warn({ err, metric: name }, 'metric collector failed'),
     });
     const pex = this.pex;
+    const cryptoPool = this.cryptoPool;
     registerP2pMetrics(this.metrics, {
       sw: this.sw,
       bookCounts: () => this.addrBook.counts(),
       pexStats: pex ? () => pex.stats : undefined,
       operatorBans: () => this.bans.size(),
+      cryptoPoolStats: cryptoPool ? () => cryptoPool.stats() : undefined,
       reactorOfChannel: (id) => this.channelOwners.get(id),
     });
   }
@@ -302,6 +322,7 @@ export class Node {
       if (bookStarted) this.addrBook.stop({ save: false });
       await this.rpcServer?.close();
       await this.metricsServer?.close();
+      await this.ownCryptoPool?.close();
       this.state = 'stopped';
       throw err;
     }
@@ -311,6 +332,7 @@ export class Node {
   async stop(): Promise<void> {
     if (this.state === 'new') {
       this.state = 'stopped';
+      await this.ownCryptoPool?.close();
       return;
     }
     if (this.state !== 'running') return;
@@ -318,6 +340,7 @@ export class Node {
     await this.rpcServer?.close();
     await this.metricsServer?.close();
     await this.sw.stop();
+    await this.ownCryptoPool?.close();
     this.addrBook.stop();
     this.state = 'stopped';
     this.logger.child({ module: 'node' }).info({ id: this.id }, 'node stopped; address book saved');

@@ -9,6 +9,7 @@
 import type { Peer } from '../p2p/peer.js';
 import type { Switch } from '../p2p/switch.js';
 import type { PexStats } from '../pex/pex-reactor.js';
+import type { FrameCryptoPoolStats } from '../p2p/conn/frame-crypto-pool.js';
 import type { Metrics, Sample } from './metrics.js';
 
 export interface P2pMetricsSources {
@@ -19,6 +20,8 @@ export interface P2pMetricsSources {
   pexStats?(): PexStats;
   /** Number of running operator bans (RPC ban_address). */
   operatorBans?(): number;
+  /** Frame crypto pool counters, when the node has a pool (FrameCryptoPool.stats). */
+  cryptoPoolStats?(): FrameCryptoPoolStats;
   /** Name of the reactor owning a channel, for message_type labels. */
   reactorOfChannel(channelId: number): string | undefined;
 }
@@ -110,6 +113,23 @@ export function registerP2pMetrics(metrics: Metrics, src: P2pMetricsSources): vo
   const operatorBans = src.operatorBans;
   if (operatorBans) {
     metrics.collector('p2p_operator_bans', 'Running operator bans (RPC ban_address).', 'gauge', [], () => operatorBans());
+  }
+  const cryptoStats = src.cryptoPoolStats;
+  if (cryptoStats) {
+    metrics.collector('p2p_crypto_threads', 'Worker threads for bulk frame encryption (p2p.crypto_threads), and how many have started.', 'gauge', ['state'], () => {
+      const s = cryptoStats();
+      return [
+        { labels: { state: 'configured' }, value: s.threads },
+        { labels: { state: 'started' }, value: s.workersStarted },
+      ];
+    });
+    metrics.collector('p2p_crypto_offloaded_frames_total', 'SecretConnection frames sealed or opened on the crypto worker threads.', 'counter', ['op'], () => {
+      const s = cryptoStats();
+      return [
+        { labels: { op: 'seal' }, value: s.sealedFrames },
+        { labels: { op: 'open' }, value: s.openedFrames },
+      ];
+    });
   }
 
   const pex = src.pexStats;

@@ -4,6 +4,7 @@
  */
 import type { Clock } from './clock.js';
 import type { LocalIdentity } from './conn/secret-connection.js';
+import type { FrameCryptoPool } from './conn/frame-crypto-pool.js';
 import type { MConnectionOptions } from './conn/mconnection.js';
 import type { Logger } from './logger.js';
 import type { NetAddress } from './net-address.js';
@@ -56,6 +57,11 @@ export interface SwitchDeps {
   addrBook?: AddrBookLike;
   /** Optional: banned IDs are neither dialed nor let in (see PeerBanList). Default: nobody is banned. */
   bans?: PeerBanList;
+  /**
+   * Optional: worker threads that seal and open peers' bulk transfers (see FrameCryptoPool). The
+   * caller owns it (the Switch does not close it). Default: all frame crypto on this thread.
+   */
+  cryptoPool?: FrameCryptoPool;
 }
 
 /** What goes into our NodeInfo besides the ID (from the key) and the channels (from the reactors). */

@@ -11,6 +11,7 @@
  *    in initPeer/addPeer/receive stops that peer (reason ErrReactorFailed).
  *  - stop() leaves no timers, sockets, listeners or background tasks behind.
  */
+import type { FrameCryptoPool } from './conn/frame-crypto-pool.js';
 import { setMaxListeners } from 'node:events';
 import type { Duplex } from 'node:stream';
 import { systemClock, type Clock } from './clock.js';
@@ -82,6 +83,7 @@ export class Switch extends SafeEmitter<SwitchEvents> {
   private readonly nodeKey: SwitchDeps['nodeKey'];
   private addrBook: AddrBookLike | undefined;
   private bans: PeerBanList | undefined;
+  private readonly cryptoPool: FrameCryptoPool | undefined;
   private readonly opts: ResolvedSwitchOptions;
 
   private readonly reactors: Route[] = [];
@@ -121,6 +123,7 @@ export class Switch extends SafeEmitter<SwitchEvents> {
     this.nodeKey = deps.nodeKey;
     this.addrBook = deps.addrBook;
     this.bans = deps.bans;
+    this.cryptoPool = deps.cryptoPool;
     this.opts = resolveSwitchOptions(options);
     this.unconditional = parseNodeIds('unconditionalPeerIds', options.unconditionalPeerIds);
     this.privateIds = parseNodeIds('privatePeerIds', options.privatePeerIds);
@@ -543,6 +546,7 @@ export class Switch extends SafeEmitter<SwitchEvents> {
         handshakeTimeoutMs: this.opts.handshakeTimeoutMs,
         signal: this.stopController.signal,
         ephemeralPrivateKey: this.opts.ephemeralKeyProvider?.(),
+        cryptoPool: this.cryptoPool,
       },
     );
   }

@@ -11,6 +11,7 @@
  * The connection filters by address run before this (on the raw connection) and the peer filters
  * by ID after it, both in the Switch with `runFilters`, as CometBFT does.
  */
+import type { FrameCryptoPool } from './conn/frame-crypto-pool.js';
 import type { Duplex } from 'node:stream';
 import type { Clock, TimerHandle } from './clock.js';
 import { SecretConnection, type LocalIdentity } from './conn/secret-connection.js';
@@ -58,6 +59,8 @@ export interface UpgradeRequest {
   signal?: AbortSignal;
   /** Tests and replays only: a fixed ephemeral X25519 private key (32 bytes). Default: a fresh random one. */
   ephemeralPrivateKey?: Uint8Array;
+  /** Where the connection's bulk frames are sealed and opened (SecretConnectionOptions.cryptoPool). Default: inline. */
+  cryptoPool?: FrameCryptoPool;
 }
 
 export interface UpgradedConnection {
@@ -159,6 +162,7 @@ export async function upgradeConnection(deps: UpgradeDeps, req: UpgradeRequest):
         return SecretConnection.handshake({ clock }, raw, req.identity, {
           handshakeTimeoutMs: timeoutMs + 1,
           ephemeralPrivateKey: req.ephemeralPrivateKey,
+          cryptoPool: req.cryptoPool,
           // Our NodeInfo does not depend on the peer: it rides in the AuthSig's socket write
           // (same frames and bytes as writing it afterwards, one write fewer per side).
           earlyData: ourNodeInfoDelimited,

@@ -45,18 +45,36 @@ export interface FrameAead {
  */
 export class SealBuffer {
   readonly buf: Buffer;
-  /** Plaintext (then ciphertext) region of each slot: 1028 bytes. */
-  readonly texts: Uint8Array[] = [];
-  /** Tag region of each slot: 16 bytes. */
-  readonly tags: Uint8Array[] = [];
+  private views: { texts: Uint8Array[]; tags: Uint8Array[] } | undefined;
 
-  constructor(readonly frames: number) {
-    this.buf = Buffer.allocUnsafe(frames * FRAME_SEALED_BYTES);
-    for (let i = 0; i < frames; i++) {
+  /**
+   * `frames` slots around `ab`, or in a fresh buffer: unpooled when it can hold a pool job (it then
+   * owns its whole ArrayBuffer, which can be transferred to a worker), from Node's pool otherwise.
+   */
+  constructor(readonly frames: number, ab?: ArrayBuffer) {
+    const bytes = frames * FRAME_SEALED_BYTES;
+    this.buf = ab ? Buffer.from(ab, 0, bytes) : frames >= 8 ? Buffer.allocUnsafeSlow(bytes) : Buffer.allocUnsafe(bytes);
+  }
+
+  /** Plaintext (then ciphertext) region of each slot: 1028 bytes. Made on first use. */
+  get texts(): Uint8Array[] {
+    return (this.views ??= this.makeViews()).texts;
+  }
+
+  /** Tag region of each slot: 16 bytes. */
+  get tags(): Uint8Array[] {
+    return (this.views ??= this.makeViews()).tags;
+  }
+
+  private makeViews(): { texts: Uint8Array[]; tags: Uint8Array[] } {
+    const texts: Uint8Array[] = [];
+    const tags: Uint8Array[] = [];
+    for (let i = 0; i < this.frames; i++) {
       const base = this.buf.byteOffset + i * FRAME_SEALED_BYTES;
-      this.texts.push(new Uint8Array(this.buf.buffer, base, FRAME_PLAINTEXT_BYTES));
-      this.tags.push(new Uint8Array(this.buf.buffer, base + FRAME_PLAINTEXT_BYTES, AEAD_TAG_BYTES));
+      texts.push(new Uint8Array(this.buf.buffer, base, FRAME_PLAINTEXT_BYTES));
+      tags.push(new Uint8Array(this.buf.buffer, base + FRAME_PLAINTEXT_BYTES, AEAD_TAG_BYTES));
     }
+    return { texts, tags };
   }
 }
 

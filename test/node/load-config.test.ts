@@ -54,6 +54,7 @@ describe('template and defaults', () => {
       seed_mode: false,
       private_peer_ids: '',
       allow_duplicate_ip: false,
+      crypto_threads: 'auto', // Switchyard's own key
       handshake_timeout: '20s',
       dial_timeout: '3s',
     });
@@ -171,6 +172,10 @@ describe('bad configuration files: one error naming the key and the accepted for
     ['zero period', '[pex]\nensure_peers_period = "0s"\n', /pex\.ensure_peers_period = "0s" is invalid: expected a duration .*more than zero.*\(zero\)/],
     ['zero dial attempts', '[pex]\nmax_dial_attempts = 0\n', /pex\.max_dial_attempts = 0 is invalid: expected a positive integer/],
     ['seed mode without pex', '[p2p]\npex = false\nseed_mode = true\n', /p2p\.seed_mode = true is invalid: expected seed mode only with p2p\.pex = true/],
+    ['too many crypto threads', '[p2p]\ncrypto_threads = 65\n', /p2p\.crypto_threads = 65 is invalid: expected "auto" or a number of threads from 0 to 64/],
+    ['negative crypto threads', '[p2p]\ncrypto_threads = -1\n', /p2p\.crypto_threads = -1 is invalid/],
+    ['crypto threads as a word', '[p2p]\ncrypto_threads = "many"\n', /p2p\.crypto_threads = "many" is invalid: expected "auto" or a number/],
+    ['crypto threads as a bool', '[p2p]\ncrypto_threads = true\n', /p2p\.crypto_threads = true is invalid: .*\(a TOML string or integer\)/],
   ];
   for (const [name, text, message] of cases) {
     it(name, () => {
@@ -182,6 +187,17 @@ describe('bad configuration files: one error naming the key and the accepted for
       expect(err.message.split('\n')).toHaveLength(1);
     });
   }
+
+  it('p2p.crypto_threads takes "auto", an integer or a numeric string, from the file or a flag', () => {
+    writeConfig('');
+    expect(loadConfig(home, {}).p2p.cryptoThreads).toBe('auto');
+    writeConfig('[p2p]\ncrypto_threads = 2\n');
+    expect(loadConfig(home, {}).p2p.cryptoThreads).toBe(2);
+    writeConfig('[p2p]\ncrypto_threads = "0"\n');
+    expect(loadConfig(home, {}).p2p.cryptoThreads).toBe(0);
+    expect(loadConfig(home, { 'p2p.crypto_threads': '3' }).p2p.cryptoThreads).toBe(3);
+    expect(() => loadConfig(home, { 'p2p.crypto_threads': '1.5' })).toThrow(/--p2p\.crypto_threads = "1\.5" is invalid/);
+  });
 
   it('reports a TOML syntax error with file and line', () => {
     writeConfig('moniker = "a"\n[p2p\nladdr = 1\n');

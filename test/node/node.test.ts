@@ -170,6 +170,46 @@ describe('Node on 127.0.0.1', () => {
     expect((await rpc(a, 'status')).result.node_info.channels).toBe('7000');
   });
 
+  for (const threads of [1, 0]) {
+    it(`moves 4 MiB messages both ways intact with p2p.crypto_threads = ${threads}`, async () => {
+      const MIB = 1024 * 1024;
+      const payload = (seed: number): Uint8Array => Uint8Array.from({ length: 4 * MIB }, (_, i) => (i * 31 + seed) & 0xff);
+      const received: Uint8Array[] = [];
+      class Bulk extends BaseReactor {
+        constructor(private readonly seed: number) {
+          super([{ id: 0x71, priority: 1, recvMessageCapacity: 8 * MIB }]);
+        }
+        override addPeer(peer: Parameters<BaseReactor['addPeer']>[0]): void {
+          void peer.send(0x71, payload(this.seed));
+        }
+        override receive(env: Envelope): void {
+          received.push(env.message);
+        }
+      }
+      const flags = { 'p2p.crypto_threads': String(threads) };
+      const values = { 'p2p.send_rate': 0, 'p2p.recv_rate': 0 };
+      const a = makeNode({ moniker: 'bulk-a', ...flags }, { values, reactors: [{ name: 'bulk', reactor: new Bulk(1) }] });
+      await a.start();
+      const b = makeNode({ moniker: 'bulk-b', 'p2p.persistent_peers': a.sw.netAddress().toString(), ...flags }, { values, reactors: [{ name: 'bulk', reactor: new Bulk(2) }] });
+      await b.start();
+      await waitFor(() => received.length === 2, 'both 4 MiB messages');
+      const got = received.map((m) => Buffer.from(m)).sort((x, y) => x[0] - y[0]);
+      expect(got[0].equals(payload(1))).toBe(true);
+      expect(got[1].equals(payload(2))).toBe(true);
+      // With a thread, the bulk frames went through the pool; with none, nothing did.
+      for (const node of [a, b]) {
+        const stats = node.cryptoPool!.stats();
+        expect(stats.threads).toBe(threads);
+        if (threads > 0) expect(Math.min(stats.sealedFrames, stats.openedFrames)).toBeGreaterThan(3000);
+        else expect(stats.sealedFrames + stats.openedFrames + stats.workersStarted).toBe(0);
+      }
+      const text = a.metrics.expose();
+      const sealed = /^cometbft_p2p_crypto_offloaded_frames_total\{op="seal"\} (\d+)$/m.exec(text);
+      expect(Number(sealed?.[1])).toBe(a.cryptoPool!.stats().sealedFrames);
+      expect(text).toContain(`cometbft_p2p_crypto_threads{state="configured"} ${threads}`);
+    });
+  }
+
   it('a port in use fails start naming the key, and writes no address book', async () => {
     const a = makeNode({});
     await a.start();
