@@ -56,7 +56,7 @@ interface Ends {
   onB: (ch: number, m: Uint8Array) => void;
 }
 
-async function mconnPair(server: Server, port: number, channels: ChannelDescriptor[], opts: MConnectionOptions, cryptoPool = nodePool): Promise<Ends> {
+async function mconnPair(server: Server, port: number, channels: ChannelDescriptor[], opts: MConnectionOptions, cryptoPool: FrameCryptoPool | undefined): Promise<Ends> {
   const [rawA, rawB] = await tcpPair(server, port);
   const [sa, sb] = await Promise.all([
     SecretConnection.handshake({ clock: systemClock }, rawA, NodeKey.fromSeed(randomBytes(32)), { cryptoPool }),
@@ -226,7 +226,7 @@ const sleepMs = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, 
  */
 async function latency(server: Server, port: number, n: number, warmup: number): Promise<{ raw: number[]; ours: number[] }> {
   const raw = await rawProber(server, port);
-  const ends = await mconnPair(server, port, [{ id: 0x01, priority: 5 }], {});
+  const ends = await mconnPair(server, port, [{ id: 0x01, priority: 5 }], {}, nodePool);
   const ours = mconnProber(ends, 0x01);
   const out = { raw: [] as number[], ours: [] as number[] };
   for (let i = 0; i < n + warmup; i++) {
@@ -257,6 +257,7 @@ async function priority(server: Server, port: number): Promise<{ unloaded: numbe
       { id: 0x02, priority: 10, sendQueueCapacity: 8 },
     ],
     {},
+    nodePool,
   );
   const probe = mconnProber(ends, 0x02);
   const flood = randomBytes(64 * 1024);

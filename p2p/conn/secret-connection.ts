@@ -532,6 +532,15 @@ export class SecretConnection extends Duplex {
     return this.session !== undefined;
   }
 
+  /**
+   * Whether the worker already has enough queued to stay busy: a batch to seal is then sealed
+   * here instead (queued behind the jobs for order), so this thread's spare time shares the work
+   * rather than waiting on a saturated worker.
+   */
+  private get workerSaturated(): boolean {
+    return this.session!.workerSaturated;
+  }
+
   /** This connection's session; exists whenever a job is posted (offloading said true for its batch). */
   private offloadSession(): FrameCryptoSession {
     return this.session!;
@@ -663,7 +672,7 @@ export class SecretConnection extends Duplex {
     // An empty write sends no frame at all, as in CometBFT.
     let frames = 0;
     for (const c of chunks) frames += Math.ceil(c.length / FRAME_DATA_MAX_BYTES);
-    if (frames >= OFFLOAD_MIN_FRAMES && this.offloading) {
+    if (frames >= OFFLOAD_MIN_FRAMES && this.offloading && !this.workerSaturated) {
       this.sealOffloaded(chunks, frames, callback);
       return;
     }
@@ -849,7 +858,7 @@ export class SecretConnection extends Duplex {
     const frames = Math.ceil(streamBytes / FRAME_DATA_MAX_BYTES);
     const usable = Math.min(frames, this.sendCounter.remaining());
     const buf = sb.buf;
-    const offloaded = usable >= OFFLOAD_MIN_FRAMES && this.offloading;
+    const offloaded = usable >= OFFLOAD_MIN_FRAMES && this.offloading && !this.workerSaturated;
     const nonce = this.sendCounter.nonce;
     for (let i = 0; i < usable; i++) {
       const at = i * FRAME_SEALED_BYTES;

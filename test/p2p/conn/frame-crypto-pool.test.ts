@@ -110,6 +110,10 @@ describe('FrameCryptoPool options', () => {
   });
 
   it('an unknown aead fails fast with a RangeError naming aead', () => {
+    for (const share of [0, -1, 1.5, Number.NaN]) {
+      expect(() => new FrameCryptoPool({ threads: 1, shareAtBacklogJobs: share })).toThrow(/shareAtBacklogJobs/);
+    }
+    expect(new FrameCryptoPool({ threads: 1, shareAtBacklogJobs: Infinity }).threads).toBe(1);
     expect(() => new FrameCryptoPool({ threads: 1, aead: 'aes' as never })).toThrow(RangeError);
     expect(() => new FrameCryptoPool({ threads: 1, aead: 'aes' as never })).toThrow(/aead/);
   });

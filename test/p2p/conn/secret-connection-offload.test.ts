@@ -20,8 +20,12 @@ import { authSigBytes, FRAME_SEALED, identityFromSeed, rawTcpPair, readBytes, sc
 import { makeSide } from './mconnection-helpers.js';
 import { ErrConnectionClosed } from '../../../p2p/conn/mconnection-errors.js';
 
-/** The pool every connection in this file uses (one worker); tests of a failing pool make their own. */
-const pool = new FrameCryptoPool({ threads: 1 });
+/**
+ * The pool every connection in this file uses (one worker); tests of a failing pool make their
+ * own. It never shares work with the caller, so every large batch is a job these tests can count;
+ * sharing has its own test below.
+ */
+const pool = new FrameCryptoPool({ threads: 1, shareAtBacklogJobs: Infinity });
 afterAll(() => pool.close());
 
 const servers: Server[] = [];
@@ -187,6 +191,27 @@ for (const transport of TRANSPORTS) {
       // The pool really did the bulk of the work in both directions.
       expect(jobs.seal.mock.calls.length).toBeGreaterThanOrEqual(2 * 12);
       expect(jobs.open.mock.calls.length).toBeGreaterThan(2);
+    });
+
+    it('a saturated worker shares the sealing with the writer: some batches sealed inline, every byte intact and in order', async () => {
+      const sharing = new FrameCryptoPool({ threads: 1, shareAtBacklogJobs: 1 });
+      try {
+        const jobs = spyJobs();
+        const { a, b } = await securePair(transport, { cryptoPool: sharing });
+        const fromA = writeMixed(a, (size, i) => seeded(size, i + 1));
+        const fromB = writeMixed(b, (size, i) => seeded(size, i + 101));
+        const [gotB, gotA] = await Promise.all([readBytes(b, fromA.length), readBytes(a, fromB.length)]);
+        expect(gotB.equals(fromA)).toBe(true);
+        expect(gotA.equals(fromB)).toBe(true);
+        // Each side's writes are back to back, so the worker is busy for most of them: with a
+        // backlog limit of 1 some batches went to the worker and the rest were sealed inline
+        // (writeMixed makes 12+ batches of 32+ frames per side).
+        expect(jobs.seal.mock.calls.length).toBeGreaterThan(0);
+        expect(jobs.seal.mock.calls.length).toBeLessThan(2 * 12);
+        expect(sharing.stats().sealedFrames).toBeGreaterThan(0);
+      } finally {
+        await sharing.close();
+      }
     });
 
     it('puts the same bytes on the wire as a connection without a pool', async () => {
@@ -375,7 +400,7 @@ for (const transport of TRANSPORTS) {
     });
 
     it('a pool closed between transfers: the connection carries on inline', async () => {
-      const ownPool = new FrameCryptoPool({ threads: 1 });
+      const ownPool = new FrameCryptoPool({ threads: 1, shareAtBacklogJobs: Infinity });
       const { a, b } = await securePair(transport, { cryptoPool: ownPool });
       const round = async (): Promise<void> => {
         const x = randomBytes(1 * MiB);
@@ -604,7 +629,7 @@ for (const transport of TRANSPORTS) {
     for (const how of ['closed', 'worker terminated'] as const) {
       for (const side of ['send', 'receive'] as const) {
         it(`a pool ${how} during a transfer (${side} side): the connection fails with an error, nothing crashes`, async () => {
-          const ownPool = new FrameCryptoPool({ threads: 1 });
+          const ownPool = new FrameCryptoPool({ threads: 1, shareAtBacklogJobs: Infinity });
           const stop = (): void => {
             if (how === 'closed') void ownPool.close();
             else void (ownPool as unknown as { workers: { worker: { terminate(): Promise<number> } }[] }).workers[0].worker.terminate();

@@ -38,7 +38,8 @@ class GreeterReactor extends BaseReactor {
 
 it('two nodes greet each other', async () => {
   // Everything runs on a virtual clock over an in-memory network; for real sockets use
-  // `new TcpTransport({}, { host: '0.0.0.0', port: 26656 })` and leave out the clock.
+  // `new TcpTransport({}, { host: '0.0.0.0', port: 26656 })`, leave out the clock, and for bulk
+  // traffic add `cryptoPool: new FrameCryptoPool()` (encryption on worker threads).
   const clock = new VirtualClock();
   const network = new MemoryNetwork({ clock });
 
