@@ -29,10 +29,11 @@ export interface FrameCryptoPoolOptions {
   /**
    * Jobs queued on a worker from which connections seal their next batch on their own thread
    * (queued behind the jobs, so order holds) instead of adding to the queue: the calling
-   * thread's spare time then shares the work of a saturated worker. Default 5: on 2 vCPUs with
-   * both ends in one process it gave ~10 % more goodput than never sharing (median of 6
-   * alternating 512 MiB runs, 432 vs 390 MB/s), while 2–3 overloaded the main thread, which
-   * also carries the sockets. Infinity: never share (every large batch goes to a worker).
+   * thread's spare time then shares the work of a saturated worker. Pays only where that
+   * thread is idle much of the time: on 2 vCPUs, a bare SecretConnection transfer (main thread
+   * half idle) gained ~10 % with 5 (432 vs 390 MB/s, median of 6 alternating 512 MiB runs),
+   * but MConnection, whose framing and reassembly keep the main thread busy, lost ~10 %
+   * (314–324 vs 348–365 MB/s). Default Infinity: never share, every large batch goes to a worker.
    */
   shareAtBacklogJobs?: number;
 }
@@ -170,7 +171,7 @@ export class FrameCryptoPool {
     const threads = options.threads ?? Math.max(0, Math.min(4, availableParallelism() - 1));
     if (!Number.isInteger(threads) || threads < 0 || threads > 64) throw new RangeError(`threads must be an integer in [0, 64], got ${String(options.threads)}`);
     this.threads = threads;
-    const share = options.shareAtBacklogJobs ?? 5;
+    const share = options.shareAtBacklogJobs ?? Infinity;
     if (!(share === Infinity || (Number.isInteger(share) && share >= 1))) {
       throw new RangeError(`shareAtBacklogJobs must be a positive integer or Infinity, got ${String(options.shareAtBacklogJobs)}`);
     }
