@@ -11,8 +11,11 @@
  * to the socket in one write; all complete frames of a received chunk are opened without
  * intermediate copies (in place in a socket's own buffer, or straight into one output buffer for
  * other Duplexes) and pushed as one chunk. A writer that lays its bytes out in frame slots itself
- * (MConnection's bulk batches, see writeFrames) has them sealed where they lie, without a copy. A write of at most 1024 bytes is one frame, so it never
- * arrives split across two reads; several small writes may arrive together in one read.
+ * (MConnection's bulk batches, see writeFrames) has them sealed where they lie, without a copy.
+ * With a FrameCryptoPool, large writes and received chunks are sealed and opened on worker
+ * threads instead, in order, with the same bytes on the wire (see frame-crypto-pool.ts). A write
+ * of at most 1024 bytes is one frame, so it never arrives split across two reads; several small
+ * writes may arrive together in one read.
  */
 import { Socket } from 'node:net';
 import { Duplex } from 'node:stream';
@@ -519,7 +522,7 @@ export class SecretConnection extends Duplex {
     else this.raw.resume();
   }
 
-  // ---- receive path, offloaded to a FrameCryptoPool ----
+  // ---- offloading to a FrameCryptoPool (the session; then the receive path) ----
 
   /**
    * Whether a large batch goes to the pool now: the pool is on, and this connection has (or now
@@ -533,17 +536,12 @@ export class SecretConnection extends Duplex {
   }
 
   /**
-   * Whether the worker already has enough queued to stay busy: a batch to seal is then sealed
-   * here instead (queued behind the jobs for order), so this thread's spare time shares the work
-   * rather than waiting on a saturated worker.
+   * Whether the worker already has the pool's shareAtBacklogJobs queued (opt-in): a batch to
+   * seal is then sealed here instead, queued behind the jobs for order. Only asked after
+   * `offloading` said true, so the session exists.
    */
   private get workerSaturated(): boolean {
     return this.session!.workerSaturated;
-  }
-
-  /** This connection's session; exists whenever a job is posted (offloading said true for its batch). */
-  private offloadSession(): FrameCryptoSession {
-    return this.session!;
   }
 
   /**
@@ -592,7 +590,7 @@ export class SecretConnection extends Duplex {
     this.recvCounter.advanceBy(usable);
     this.openJobs++;
     this.openJobBytes += jobBytes;
-    this.offloadSession().open(staged.buffer as ArrayBuffer, usable, lo, hi).then(
+    this.session!.open(staged.buffer as ArrayBuffer, usable, lo, hi).then(
       (r) => this.onOpened(r, jobBytes, first),
       (err: unknown) => this.destroy(err as Error),
     );
@@ -771,7 +769,7 @@ export class SecretConnection extends Duplex {
     this.queueOut(entry);
     const [lo, hi] = this.sendCounter.words;
     this.sendCounter.advanceBy(frames);
-    this.offloadSession().seal(sb.buf.buffer as ArrayBuffer, frames, lo, hi).then(
+    this.session!.seal(sb.buf.buffer as ArrayBuffer, frames, lo, hi).then(
       (r) => {
         const back = new SealBuffer(MAX_FRAMES_PER_SOCKET_WRITE, r.ab);
         entry.data = back.buf.subarray(0, bytes);
