@@ -689,12 +689,7 @@ export class SecretConnection extends Duplex {
     outer: for (const c of chunks) {
       for (let start = 0; start < c.length; start += FRAME_DATA_MAX_BYTES) {
         if (sealed === usable) break outer;
-        const len = Math.min(c.length - start, FRAME_DATA_MAX_BYTES);
-        const out = sb.buf;
-        const at = framesInOut * FRAME_SEALED_BYTES;
-        out.writeUInt32LE(len, at);
-        out.set(start === 0 && len === c.length ? c : new Uint8Array(c.buffer, c.byteOffset + start, len), at + FRAME_LENGTH_FIELD_BYTES);
-        if (len < FRAME_DATA_MAX_BYTES) out.fill(0, at + FRAME_LENGTH_FIELD_BYTES + len, at + FRAME_PLAINTEXT_BYTES);
+        layFrame(sb.buf, framesInOut, c, start);
         this.sendAead.sealFrameOf(sb, framesInOut, nonce);
         this.sendCounter.advance();
         sealed++;
@@ -738,11 +733,7 @@ export class SecretConnection extends Duplex {
       for (let start = 0; start < c.length; start += FRAME_DATA_MAX_BYTES) {
         if (laid === usable) break outer;
         sb ??= this.takeSealBuffer(MAX_FRAMES_PER_SOCKET_WRITE);
-        const len = Math.min(c.length - start, FRAME_DATA_MAX_BYTES);
-        const at = slots * FRAME_SEALED_BYTES;
-        sb.buf.writeUInt32LE(len, at);
-        sb.buf.set(new Uint8Array(c.buffer, c.byteOffset + start, len), at + FRAME_LENGTH_FIELD_BYTES);
-        if (len < FRAME_DATA_MAX_BYTES) sb.buf.fill(0, at + FRAME_LENGTH_FIELD_BYTES + len, at + FRAME_PLAINTEXT_BYTES);
+        layFrame(sb.buf, slots, c, start);
         laid++;
         if (++slots === MAX_FRAMES_PER_SOCKET_WRITE) {
           this.postSeal(sb, slots);
@@ -859,10 +850,7 @@ export class SecretConnection extends Duplex {
     const offloaded = usable >= OFFLOAD_MIN_FRAMES && this.offloading && !this.workerSaturated;
     const nonce = this.sendCounter.nonce;
     for (let i = 0; i < usable; i++) {
-      const at = i * FRAME_SEALED_BYTES;
-      const len = Math.min(streamBytes - i * FRAME_DATA_MAX_BYTES, FRAME_DATA_MAX_BYTES);
-      buf.writeUInt32LE(len, at);
-      if (len < FRAME_DATA_MAX_BYTES) buf.fill(0, at + FRAME_LENGTH_FIELD_BYTES + len, at + FRAME_PLAINTEXT_BYTES);
+      frameHeaderAndPadding(buf, i, Math.min(streamBytes - i * FRAME_DATA_MAX_BYTES, FRAME_DATA_MAX_BYTES));
       if (!offloaded) {
         this.sendAead.sealFrameOf(sb, i, nonce);
         this.sendCounter.advance();
@@ -934,6 +922,20 @@ export class SecretConnection extends Duplex {
     if (!this.raw.destroyed) this.raw.destroy();
     callback(err);
   }
+}
+
+/** Lays the next up-to-1024 bytes of `c` from `start` into frame slot `slot` of `out`: length field, data, zero padding. */
+function layFrame(out: Buffer, slot: number, c: Buffer, start: number): void {
+  const len = Math.min(c.length - start, FRAME_DATA_MAX_BYTES);
+  out.set(start === 0 && len === c.length ? c : new Uint8Array(c.buffer, c.byteOffset + start, len), slot * FRAME_SEALED_BYTES + FRAME_LENGTH_FIELD_BYTES);
+  frameHeaderAndPadding(out, slot, len);
+}
+
+/** Writes slot `slot`'s length field (`len` data bytes) and zeroes its padding. */
+function frameHeaderAndPadding(out: Buffer, slot: number, len: number): void {
+  const at = slot * FRAME_SEALED_BYTES;
+  out.writeUInt32LE(len, at);
+  if (len < FRAME_DATA_MAX_BYTES) out.fill(0, at + FRAME_LENGTH_FIELD_BYTES + len, at + FRAME_PLAINTEXT_BYTES);
 }
 
 /** A raw write callback that returns a full-size seal buffer to the shared free list once written. */

@@ -388,13 +388,8 @@ for (const transport of TRANSPORTS) {
       // The AuthSig frame takes one counter; the data frames cross the low word's carry 99 frames in.
       const start = (1n << 32n) - 100n;
       const { a, b } = await securePair(transport, { nonceCounterStart: start }, { nonceCounterStart: start, cryptoPool: undefined });
-      const x = randomBytes(1 * MiB);
-      const y = randomBytes(1 * MiB);
-      a.write(x); // sealed on the worker, opened inline by b
-      b.write(y); // sealed inline, opened on the worker by a
-      const [gotB, gotA] = await Promise.all([readBytes(b, x.length), readBytes(a, y.length)]);
-      expect(gotB.equals(x)).toBe(true);
-      expect(gotA.equals(y)).toBe(true);
+      // a's bytes are sealed on the worker and opened inline by b; b's the other way round.
+      await exchange(a, b, 1 * MiB);
       expect(jobs.seal.mock.calls.length).toBe(4);
       expect(jobs.open.mock.calls.length).toBeGreaterThan(0);
     });
@@ -403,13 +398,7 @@ for (const transport of TRANSPORTS) {
       const ownPool = new FrameCryptoPool({ threads: 1, shareAtBacklogJobs: Infinity });
       const { a, b } = await securePair(transport, { cryptoPool: ownPool });
       const round = async (): Promise<void> => {
-        const x = randomBytes(1 * MiB);
-        const y = randomBytes(1 * MiB);
-        a.write(x);
-        b.write(y);
-        const [gotB, gotA] = await Promise.all([readBytes(b, x.length), readBytes(a, y.length)]);
-        expect(gotB.equals(x)).toBe(true);
-        expect(gotA.equals(y)).toBe(true);
+        await exchange(a, b, 1 * MiB);
       };
       const jobs = spyJobs();
       await round();
@@ -670,13 +659,7 @@ describe('many connections on one single-thread pool', () => {
     const pairs = await Promise.all([0, 1, 2, 3].map(() => securePair('TCP')));
     await Promise.all(
       pairs.map(async ({ a, b }) => {
-        const x = randomBytes(2 * MiB);
-        const y = randomBytes(2 * MiB);
-        a.write(x);
-        b.write(y);
-        const [gotB, gotA] = await Promise.all([readBytes(b, x.length), readBytes(a, y.length)]);
-        expect(gotB.equals(x)).toBe(true);
-        expect(gotA.equals(y)).toBe(true);
+        await exchange(a, b, 2 * MiB);
       }),
     );
     expect(jobs.seal.mock.calls.length).toBe(4 * 2 * 8);
@@ -717,17 +700,22 @@ describe('the offload threshold (memory pipe: one write is one received chunk)',
   });
 });
 
-/** A fresh pair on `cryptoPool` moves 1 MiB each way, through the pool (the pool still works). */
-async function transferWorks(transport: Transport, cryptoPool: FrameCryptoPool = pool): Promise<void> {
-  const sealedBefore = cryptoPool.stats().sealedFrames;
-  const { a, b } = await securePair(transport, { cryptoPool });
-  const x = randomBytes(MiB);
-  const y = randomBytes(MiB);
+/** Writes `bytes` random bytes each way at once; both arrive intact. */
+async function exchange(a: SecretConnection, b: SecretConnection, bytes: number): Promise<void> {
+  const x = randomBytes(bytes);
+  const y = randomBytes(bytes);
   a.write(x);
   b.write(y);
   const [gotB, gotA] = await Promise.all([readBytes(b, x.length), readBytes(a, y.length)]);
   expect(gotB.equals(x)).toBe(true);
   expect(gotA.equals(y)).toBe(true);
+}
+
+/** A fresh pair on `cryptoPool` moves 1 MiB each way, through the pool (the pool still works). */
+async function transferWorks(transport: Transport, cryptoPool: FrameCryptoPool = pool): Promise<void> {
+  const sealedBefore = cryptoPool.stats().sealedFrames;
+  const { a, b } = await securePair(transport, { cryptoPool });
+  await exchange(a, b, MiB);
   expect(cryptoPool.stats().sealedFrames - sealedBefore).toBe(2 * 1024);
   a.destroy();
   b.destroy();
